@@ -1,0 +1,61 @@
+/*
+ * pgp-create: turn a PostgreSQL server into a ready, locked-down home for
+ * one application: a local cluster or an existing server, the role layout,
+ * extensions, TLS, pg_hba, a PgBouncer configuration, credential files and
+ * a connection witness.  This version parses its command line and
+ * configuration; provisioning arrives with its own issue.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "opt.h"
+#include "setup.h"
+
+static void
+help(FILE *out)
+{
+	fprintf(out,
+		"pgp-create provisions a database for one application.\n"
+		"\n"
+		"Usage:\n"
+		"  pgp-create [OPTION]... --database NAME\n"
+		"\n"
+		"Options:\n"
+		"  -d, --conninfo=CONNINFO  admin connection string or URI\n"
+		"  -t, --target=NAME        target from the configuration file\n"
+		"      --database=NAME      database to provision\n"
+		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
+		"      --format=FORMAT      output format: text or json\n"
+		"  -q, --quiet              print errors only\n"
+		"  -v, --verbose            print debugging messages\n"
+		"      --help               show this help, then exit\n"
+		"      --version            show the version, then exit\n"
+		"\n"
+		"See pgp-create(1) and pgp(7).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const formats[] = {"text", "json", NULL};
+	static const struct option options[] = {PGP_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
+	struct pgp_common common;
+	struct pgp_conf *conf = NULL;
+	int opt, rc;
+
+	pgp_log_init(argv[0]);
+	pgp_opt_init(&common, argv, help, formats);
+	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
+		pgp_opt_common(&common, opt, optarg);
+	if (optind < argc)
+		pgp_usage_error(&common, "too many arguments (first is \"%s\")", argv[optind]);
+	pgp_opt_finish(&common);
+
+	rc = pgp_setup(&common, &conf);
+	if (rc == 0)
+		rc = pgp_not_implemented("provisioning", PGP_EXIT_FAILED);
+	pgp_conf_free(conf);
+	return rc;
+}

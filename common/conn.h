@@ -1,0 +1,53 @@
+/*
+ * Connecting to PostgreSQL the same way in every program: a connection
+ * string or URI from -d, a named target from -t (with its service and
+ * password files), else the program's default target, else libpq's own
+ * defaults (PGHOST, PGSERVICE...).  Every connection has a connect_timeout,
+ * application_name = the program, and an empty search_path.
+ */
+#ifndef PGP_CONN_H
+#define PGP_CONN_H
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "opt.h"
+
+struct pgp_connspec {
+	const char *conninfo;		/* "" means libpq's defaults */
+	const char *service_file;	/* exported as PGSERVICEFILE, or NULL */
+	const char *passfile;		/* exported as PGPASSFILE, or NULL */
+	const char *target;		/* target name, for messages, or NULL */
+	long long connect_timeout;	/* seconds; 0: from PGCONNECT_TIMEOUT */
+};
+
+/*
+ * Resolve -d / -t / the default target key of the program's section
+ * (e.g. "backup.target").  Returns 0, or -1 after logging.
+ */
+int pgp_conn_spec(const struct pgp_conf *conf, const struct pgp_common *c,
+		  const char *default_target_key, struct pgp_connspec *spec);
+
+/*
+ * Connect (dbname, if not NULL, overrides the connection's database).
+ * On failure logs one line naming host and port and returns NULL.
+ */
+PGconn *pgp_conn_open(const struct pgp_connspec *spec, const char *dbname);
+
+/* "host:port" of a connection (socket directory for a unix socket). */
+const char *pgp_conn_where(PGconn *conn, char *buf, unsigned long size);
+
+/* Run a statement that returns no rows; -1 after logging on error. */
+int pgp_conn_exec(PGconn *conn, const char *sql);
+
+/*
+ * Run a query with text parameters; returns the result (rows or command
+ * ok), or NULL after logging the server's message.
+ */
+PGresult *pgp_conn_query(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params);
+
+/* Close; NULL is fine. */
+void pgp_conn_close(PGconn *conn);
+
+#endif

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Connections against a real PostgreSQL 15: application_name, empty
+# search_path, targets with their service and password files, quoting of
+# hostile strings, and clear, bounded failures when a server is away.
+. "$(dirname "$0")/lib.sh"
+probe=$PGP_TESTBIN/tools/conn-probe
+pg_start
+
+run "$probe" -c /dev/null -d "dbname=postgres"
+is "$RC" 0 "connects with -d"
+like "$OUT" "application_name=conn-probe" "application_name is the program name"
+like "$OUT" "search_path=$" "search_path is empty"
+
+run "$probe" -c /dev/null -d "postgresql:///postgres?host=$PGHOST&port=$PGPORT&application_name=mine"
+like "$OUT" "application_name=mine" "a URI works, and may set its own application_name"
+
+psql_q -c "CREATE DATABASE other" -c "CREATE ROLE svc_user LOGIN PASSWORD 'pw'"
+run "$probe" -c /dev/null -d "dbname=postgres" --database other
+like "$OUT" "database=other" "--database overrides the connection's database"
+
+# A target with its own pg_service.conf (libpq 15 has no conninfo key for it).
+dir=$(mktemp -d /tmp/pgpconn.XXXXXX)
+at_exit "rm -rf '$dir'"
+cat >"$dir/pg_service.conf" <<SVC
+[app-admin]
+host=$PGHOST
+port=$PGPORT
+dbname=other
+user=svc_user
+SVC
+cat >"$dir/pgp.conf" <<CONF
+targets = {
+  prod = { conninfo = "service=app-admin"; service_file = "$dir/pg_service.conf"; passfile = "$dir/pgpass"; };
+};
+alert = { target = "prod"; };
+CONF
+: >"$dir/pgpass"; chmod 600 "$dir/pgpass"
+run env -u PGUSER -u PGDATABASE "$probe" -c "$dir/pgp.conf" -t prod
+is "$RC" 0 "connects through a target's service file"
+like "$OUT" "user=svc_user" "the service's user is used"
+like "$OUT" "database=other" "the service's database is used"
+run env -u PGUSER -u PGDATABASE "$probe" -c "$dir/pgp.conf"
+like "$OUT" "database=other" "the program's default target (alert.target) applies without -t"
+run "$probe" -c "$dir/pgp.conf" -t staging
+is "$RC" 2 "an unknown target is a usage error"
+like "$ERR" 'no target "staging"' "the unknown target is named"
+like "$ERR" 'known targets: prod' "the known targets are listed"
+
+# Hostile strings come back unchanged through %L and %I.
+run "$probe" -c /dev/null -d "dbname=postgres" "it's" 'a"b; DROP TABLE x; --' 'back\slash' 'ünï €' "$(printf 'tab\there')"
+is "$RC" 0 "hostile strings quoted"
+is "$(printf '%s\n' "$OUT" | grep -c 'roundtrip same')" 5 "all five come back the same"
+
+# Unreachable: one line naming host and port, exit 3.
+port=$(free_port)
+run "$probe" -c /dev/null -d "host=127.0.0.1 port=$port dbname=x"
+is "$RC" 3 "refused connection: exit 3"
+is "$(printf '%s\n' "$ERR" | wc -l)" 1 "one line on stderr"
+like "$ERR" "cannot connect to server 127\.0\.0\.1:$port: Connection refused" "names host and port and the reason"
+
+# A server that accepts TCP but never answers: connect_timeout, no hang.
+port=$(free_port)
+python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port)); s.listen(5)
+conns = []
+end = time.time() + 30
+while time.time() < end:
+    s.settimeout(1)
+    try: conns.append(s.accept()[0])
+    except OSError: pass
+" &
+blackhole=$!
+at_exit "kill $blackhole"
+sleep 0.5
+start=$(date +%s)
+printf 'connection = { connect_timeout = 2; };\n' >"$dir/timeout.conf"
+run "$probe" -c "$dir/timeout.conf" -d "host=127.0.0.1 port=$port dbname=x sslmode=disable"
+elapsed=$(( $(date +%s) - start ))
+is "$RC" 3 "silent server: exit 3"
+like "$ERR" "127\.0\.0\.1:$port: timeout expired" "says the timeout expired"
+# Not a timing assertion: only proof it did not wait forever (limit 30 s).
+ok "returned before the silent server gave up (took ${elapsed}s, connect_timeout 2)" -- [ "$elapsed" -lt 25 ]
+
+run "$probe" -c /dev/null -d "host=/nonexistent-socket-dir dbname=x"
+is "$RC" 3 "missing socket: exit 3"
+like "$ERR" "/nonexistent-socket-dir" "names the socket directory"
+
+run "$probe" -c /dev/null -d "this is not a conninfo"
+ok "a malformed connection string fails" -- [ "$RC" != 0 ]
+like "$ERR" "error:" "and says so"
+done_testing
