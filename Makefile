@@ -42,8 +42,10 @@ UNIT_BIN   := $(UNIT_SRC:%.c=$(O)/%)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:%.c=$(O)/%)
 
-# A program is bin/NAME.c, or bin/NAME/*.c once it outgrows one file.
-prog_src = $(wildcard bin/$(1).c bin/$(1)/*.c)
+# A program is bin/NAME.c; once it outgrows one file its modules live in
+# bin/<NAME without "pgp-">/ (bin/pgp-create.c + bin/create/*.c), since the
+# binary itself is bin/NAME.
+prog_src = $(wildcard bin/$(1).c bin/$(subst pgp-,,$(1))/*.c)
 prog_obj = $(patsubst %.c,$(O)/%.o,$(call prog_src,$(1)))
 
 .SECONDARY:

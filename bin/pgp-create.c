@@ -1,17 +1,45 @@
 /*
  * pgp-create: turn a PostgreSQL server into a ready, locked-down home for
- * one application: a local cluster or an existing server, the role layout,
- * extensions, TLS, pg_hba, a PgBouncer configuration, credential files and
- * a connection witness.  This version parses its command line and
- * configuration; provisioning arrives with its own issue.
+ * one application.  Local mode (--local DIR) makes the server too: initdb,
+ * TLS from a local CA, a strict pg_hba, started as the postgres OS user.
+ * Server mode (-d/-t) works through an admin connection, superuser or a
+ * managed service's admin.  Both then provision the same role layout,
+ * database, extensions and credential files, and prove the result by
+ * connecting as the application would.  Idempotent: a second run changes
+ * nothing and says so.  The modules are in bin/create/.
  */
+#include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "create/create.h"
 #include "exitcodes.h"
 #include "log.h"
-#include "opt.h"
 #include "setup.h"
+
+const char *const role_kind_names[ROLE_COUNT] = {
+	"owner", "rw", "ro", "migrator", "app", "readonly", "monitor", "backup", "pooler"
+};
+
+enum {
+	OPT_LOCAL = PGP_OPT_FIRST_PRIVATE, OPT_PORT, OPT_OS_USER, OPT_ALLOW, OPT_LISTEN, OPT_OUT,
+	OPT_EXTENSION, OPT_OPTIONAL_EXTENSION, OPT_AUDIT, OPT_POOLER, OPT_POOLER_PORT,
+	OPT_SSLROOTCERT, OPT_ROLE_PREFIX, OPT_ROTATE, OPT_PASSWORD_FILE, OPT_SHOW_SECRETS,
+	OPT_DRY_RUN, OPT_STATUS, OPT_STOP
+};
+
+struct opts {
+	struct pgp_common common;
+	struct create_ctx ctx;
+	const char *role_prefix;
+	const char *pooler_name;
+	int status, stop;
+	const char *cli_allow[MAX_LIST], *cli_ext[MAX_LIST], *cli_opt_ext[MAX_LIST];
+	int n_cli_allow, n_cli_ext, n_cli_opt_ext;
+};
 
 static void
 help(FILE *out)
@@ -20,42 +48,354 @@ help(FILE *out)
 		"pgp-create provisions a database for one application.\n"
 		"\n"
 		"Usage:\n"
-		"  pgp-create [OPTION]... --database NAME\n"
+		"  pgp-create --local DIR --database NAME [OPTION]...\n"
+		"  pgp-create -d CONNINFO | -t TARGET --database NAME [OPTION]...\n"
+		"  pgp-create --local DIR --status | --stop\n"
 		"\n"
-		"Options:\n"
-		"  -d, --conninfo=CONNINFO  admin connection string or URI\n"
+		"Where:\n"
+		"      --local=DIR          make and run a local cluster in DIR\n"
+		"  -d, --conninfo=CONNINFO  admin connection to an existing server\n"
 		"  -t, --target=NAME        target from the configuration file\n"
 		"      --database=NAME      database to provision\n"
+		"\n"
+		"Options:\n"
+		"      --allow=CIDR         clients allowed over TLS (repeatable;\n"
+		"                           default 127.0.0.1/32)\n"
+		"      --audit              log DDL and role changes with pgaudit\n"
 		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
+		"      --dry-run            print the SQL, change nothing\n"
+		"      --extension=NAME     create an extension (repeatable)\n"
 		"      --format=FORMAT      output format: text or json\n"
+		"      --listen=ADDRESSES   local mode: listen_addresses\n"
+		"      --optional-extension=NAME  create it when available\n"
+		"      --os-user=USER       local mode as root: server user (postgres)\n"
+		"      --out=DIR            write pg_service.conf and pgpass in DIR\n"
+		"      --password-file=KIND=FILE  use the password in FILE for a role\n"
+		"      --pooler=pgbouncer   put PgBouncer in front (transaction mode)\n"
+		"      --pooler-port=PORT   PgBouncer's port (default 6432)\n"
+		"      --port=PORT          local mode: the server's port\n"
+		"      --role-prefix=NAME   role names start with NAME (default: database)\n"
+		"      --rotate-passwords   set new passwords for every login role\n"
+		"      --show-secrets       print the passwords\n"
+		"      --sslrootcert=FILE   server mode: the provider's CA certificate\n"
+		"      --status             local mode: is the cluster running?\n"
+		"      --stop               local mode: stop the cluster\n"
 		"  -q, --quiet              print errors only\n"
-		"  -v, --verbose            print debugging messages\n"
+		"  -v, --verbose            print the SQL as it runs\n"
 		"      --help               show this help, then exit\n"
 		"      --version            show the version, then exit\n"
 		"\n"
 		"See pgp-create(1) and pgp(7).\n");
 }
 
+static void
+add(struct opts *o, const char **list, int *n, const char *value)
+{
+	if (*n >= MAX_LIST)
+		pgp_usage_error(&o->common, "too many values (at most %d)", MAX_LIST);
+	list[(*n)++] = value;
+}
+
+static void
+password_file_option(struct opts *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	for (int k = FIRST_LOGIN_ROLE; eq && k < ROLE_COUNT; k++) {
+		if (strlen(role_kind_names[k]) == (size_t) (eq - arg) &&
+		    strncmp(arg, role_kind_names[k], (size_t) (eq - arg)) == 0) {
+			o->ctx.password_files[k] = eq + 1;
+			return;
+		}
+	}
+	pgp_usage_error(&o->common, "--password-file wants KIND=FILE with KIND one of migrator, app, "
+			"readonly, monitor, backup, pooler");
+}
+
+static void
+parse_options(int argc, char **argv, struct opts *o)
+{
+	static const char *const formats[] = {"text", "json", NULL};
+	static const struct option options[] = {
+		PGP_COMMON_OPTIONS,
+		{"local", required_argument, NULL, OPT_LOCAL},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"os-user", required_argument, NULL, OPT_OS_USER},
+		{"allow", required_argument, NULL, OPT_ALLOW},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"out", required_argument, NULL, OPT_OUT},
+		{"extension", required_argument, NULL, OPT_EXTENSION},
+		{"optional-extension", required_argument, NULL, OPT_OPTIONAL_EXTENSION},
+		{"audit", no_argument, NULL, OPT_AUDIT},
+		{"pooler", required_argument, NULL, OPT_POOLER},
+		{"pooler-port", required_argument, NULL, OPT_POOLER_PORT},
+		{"sslrootcert", required_argument, NULL, OPT_SSLROOTCERT},
+		{"role-prefix", required_argument, NULL, OPT_ROLE_PREFIX},
+		{"rotate-passwords", no_argument, NULL, OPT_ROTATE},
+		{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+		{"show-secrets", no_argument, NULL, OPT_SHOW_SECRETS},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"status", no_argument, NULL, OPT_STATUS},
+		{"stop", no_argument, NULL, OPT_STOP},
+		{NULL, 0, NULL, 0}
+	};
+	struct create_ctx *ctx = &o->ctx;
+	int opt;
+
+	pgp_opt_init(&o->common, argv, help, formats);
+	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LOCAL: ctx->local_dir = optarg; break;
+		case OPT_PORT: ctx->port = (int) pgp_opt_int(&o->common, optarg, "--port", 1, 65535); break;
+		case OPT_OS_USER: ctx->os_user = optarg; break;
+		case OPT_ALLOW: add(o, o->cli_allow, &o->n_cli_allow, optarg); break;
+		case OPT_LISTEN: ctx->listen = optarg; break;
+		case OPT_OUT: ctx->out_dir = optarg; break;
+		case OPT_EXTENSION: add(o, o->cli_ext, &o->n_cli_ext, optarg); break;
+		case OPT_OPTIONAL_EXTENSION: add(o, o->cli_opt_ext, &o->n_cli_opt_ext, optarg); break;
+		case OPT_AUDIT: ctx->audit = 1; break;
+		case OPT_POOLER: o->pooler_name = optarg; break;
+		case OPT_POOLER_PORT:
+			ctx->pooler_port = (int) pgp_opt_int(&o->common, optarg, "--pooler-port", 1, 65535);
+			break;
+		case OPT_SSLROOTCERT: ctx->sslrootcert = optarg; break;
+		case OPT_ROLE_PREFIX: o->role_prefix = optarg; break;
+		case OPT_ROTATE: ctx->rotate_passwords = 1; break;
+		case OPT_PASSWORD_FILE: password_file_option(o, optarg); break;
+		case OPT_SHOW_SECRETS: ctx->show_secrets = 1; break;
+		case OPT_DRY_RUN: ctx->dry_run = 1; break;
+		case OPT_STATUS: o->status = 1; break;
+		case OPT_STOP: o->stop = 1; break;
+		default: pgp_opt_common(&o->common, opt, optarg);
+		}
+	}
+	if (optind < argc)
+		pgp_usage_error(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
+	pgp_opt_finish(&o->common);
+	if ((o->status || o->stop) && !ctx->local_dir)
+		pgp_usage_error(&o->common, "--status and --stop manage a local cluster: give --local DIR");
+	if (ctx->local_dir && (o->common.conninfo || o->common.target))
+		pgp_usage_error(&o->common, "--local makes its own server: do not give -d or -t");
+	if (!o->status && !o->stop && !o->common.database)
+		pgp_usage_error(&o->common, "--database NAME is required");
+}
+
+static int
+valid_name(const char *s)
+{
+	regex_t re;
+	int ok;
+
+	if (regcomp(&re, "^[a-z_][a-z0-9_]{0,62}$", REG_EXTENDED | REG_NOSUB) != 0)
+		return 0;
+	ok = regexec(&re, s, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+/* A string or a list from the config into ctx, unless the command line set it. */
+static int
+conf_list(const struct pgp_conf *conf, const char *key, const char **dst, int *n,
+	  const char **cli, int n_cli)
+{
+	const char **list = NULL;
+	int rc;
+
+	*n = 0;
+	if (n_cli) {
+		for (int i = 0; i < n_cli; i++)
+			dst[(*n)++] = cli[i];
+		return 0;
+	}
+	rc = pgp_conf_get_list(conf, key, &list);
+	for (int i = 0; rc == 1 && list[i] && *n < MAX_LIST; i++)
+		dst[(*n)++] = list[i];
+	free(list);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Everything the config file may set, command line first. */
+static int
+apply_config(struct opts *o, const struct pgp_conf *conf)
+{
+	struct create_ctx *ctx = &o->ctx;
+	static const char *const limit_keys[ROLE_COUNT] = {
+		NULL, NULL, NULL, "create.migrator_connection_limit", "create.app_connection_limit",
+		"create.readonly_connection_limit", "create.monitor_connection_limit",
+		"create.backup_connection_limit", "create.pooler_connection_limit"
+	};
+	const char *pooler = o->pooler_name;
+	long long v;
+	int b;
+
+	if (conf_list(conf, "create.allow", ctx->allow, &ctx->n_allow, o->cli_allow, o->n_cli_allow) < 0 ||
+	    conf_list(conf, "create.extensions", ctx->extensions, &ctx->n_extensions, o->cli_ext, o->n_cli_ext) < 0 ||
+	    conf_list(conf, "create.optional_extensions", ctx->optional_extensions, &ctx->n_optional,
+		      o->cli_opt_ext, o->n_cli_opt_ext) < 0)
+		return -1;
+	if (!ctx->audit && pgp_conf_get_bool(conf, "create.audit", &b) == 1)
+		ctx->audit = b;
+	if (!pooler && pgp_conf_get_string(conf, "create.pooler", &pooler) < 0)
+		return -1;
+	if (pooler && strcmp(pooler, "pgbouncer") == 0)
+		ctx->pooler = 1;
+	else if (pooler && strcmp(pooler, "none") != 0)
+		pgp_usage_error(&o->common, "--pooler: unknown pooler \"%s\" (pgbouncer or none)", pooler);
+	if (!ctx->pooler_port && pgp_conf_get_int(conf, "create.pooler_port", &v) == 1)
+		ctx->pooler_port = (int) v;
+	if (!ctx->sslrootcert && pgp_conf_get_string(conf, "create.sslrootcert", &ctx->sslrootcert) < 0)
+		return -1;
+	if (!o->role_prefix && pgp_conf_get_string(conf, "create.role_prefix", &o->role_prefix) < 0)
+		return -1;
+	if (pgp_conf_get_string(conf, "create.statement_timeout", &ctx->statement_timeout) < 0 ||
+	    pgp_conf_get_string(conf, "create.readonly_statement_timeout", &ctx->readonly_statement_timeout) < 0 ||
+	    pgp_conf_get_string(conf, "create.monitor_statement_timeout", &ctx->monitor_statement_timeout) < 0 ||
+	    pgp_conf_get_string(conf, "create.idle_in_transaction_session_timeout",
+				&ctx->idle_in_transaction_session_timeout) < 0 ||
+	    pgp_conf_get_string(conf, "create.lock_timeout", &ctx->lock_timeout) < 0)
+		return -1;
+	for (int k = 0; k < ROLE_COUNT; k++) {
+		ctx->roles[k].connection_limit = -1;
+		if (limit_keys[k] && pgp_conf_get_int(conf, limit_keys[k], &ctx->roles[k].connection_limit) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Role names from the prefix; all must be valid identifiers. */
+static int
+derive_roles(struct opts *o)
+{
+	struct create_ctx *ctx = &o->ctx;
+	const char *prefix = o->role_prefix ? o->role_prefix : ctx->database;
+
+	if (!valid_name(ctx->database))
+		pgp_usage_error(&o->common, "invalid database name \"%s\" (want [a-z_][a-z0-9_]{0,62})",
+				ctx->database);
+	for (int k = 0; k < ROLE_COUNT; k++) {
+		struct role_spec *r = &ctx->roles[k];
+
+		snprintf(r->name, sizeof(r->name), "%s_%s", prefix, k == ROLE_POOLER ? "pgbouncer" : role_kind_names[k]);
+		if (strlen(prefix) + 1 + strlen(role_kind_names[k]) + 3 > 63 || !valid_name(prefix))
+			pgp_usage_error(&o->common, "invalid role prefix \"%s\": role names must match "
+					"[a-z_][a-z0-9_]{0,62}", prefix);
+		r->login = k >= FIRST_LOGIN_ROLE;
+		r->wanted = k != ROLE_POOLER || ctx->pooler;
+	}
+	return 0;
+}
+
+/* Local mode: the admin over the cluster's own socket. */
+static int
+local_admin_spec(struct create_ctx *ctx, struct pgp_connspec *spec, char *buf, size_t size)
+{
+	memset(spec, 0, sizeof(*spec));
+	buf[0] = '\0';
+	if (pgp_conninfo_append(buf, size, "host", ctx->socket_dir) < 0 ||
+	    pgp_conninfo_append(buf, size, "port", ctx->tcp_port) < 0 ||
+	    pgp_conninfo_append(buf, size, "user", ctx->admin_role) < 0 ||
+	    pgp_conninfo_append(buf, size, "dbname", "postgres") < 0)
+		return pgp_fail("socket path too long");
+	spec->conninfo = buf;
+	spec->connect_timeout = 10;
+	return 0;
+}
+
+/* Server mode: where TCP clients go, from the admin connection. */
+static int
+server_endpoints(struct create_ctx *ctx, PGconn *admin)
+{
+	const char *host = PQhost(admin), *port = PQport(admin);
+
+	snprintf(ctx->host, sizeof(ctx->host), "%s", host && *host != '/' ? host : "localhost");
+	snprintf(ctx->tcp_port, sizeof(ctx->tcp_port), "%s", port && *port ? port : "5432");
+	if (ctx->sslrootcert) {
+		char abs[PATH_MAX];
+
+		if (!realpath(ctx->sslrootcert, abs))
+			return pgp_fail("cannot find --sslrootcert \"%s\"", ctx->sslrootcert);
+		snprintf(ctx->ca_file, sizeof(ctx->ca_file), "%s", abs);
+	} else
+		pgp_warning("no --sslrootcert: the services use sslmode=require, which does not verify "
+			    "the server; give the provider's CA for verify-full");
+	if (ctx->pooler && !ctx->out_dir)
+		return pgp_fail("--pooler in server mode needs --out DIR for pgbouncer.ini");
+	if (ctx->out_dir && create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->out_dir) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+run(struct opts *o, const struct pgp_conf *conf)
+{
+	struct create_ctx *ctx = &o->ctx;
+	struct pgp_connspec spec;
+	char conninfo[2048];
+	PGconn *admin = NULL;
+	int rc = PGP_EXIT_FAILED;
+
+	ctx->common = &o->common;
+	ctx->conf = conf;
+	ctx->database = o->common.database;
+	ctx->admin_spec = &spec;
+	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "postgres");
+	if (ctx->os_user && geteuid() != 0)
+		pgp_usage_error(&o->common, "--os-user needs root");
+	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
+		return PGP_EXIT_USAGE;
+	if (o->status)
+		return cluster_status(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_UNREACHABLE;
+	if (o->stop)
+		return cluster_stop(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
+	if (apply_config(o, conf) < 0)
+		return PGP_EXIT_USAGE;
+	derive_roles(o);
+	if (!ctx->pooler_port)
+		ctx->pooler_port = 6432;
+
+	if (ctx->local_dir) {
+		if (cluster_prepare(ctx) < 0)
+			return PGP_EXIT_FAILED;
+		if (ctx->dry_run && !*ctx->tcp_port) {
+			printf("-- the cluster does not exist yet: the SQL follows on a real run\n");
+			return PGP_EXIT_OK;
+		}
+		if (local_admin_spec(ctx, &spec, conninfo, sizeof(conninfo)) < 0)
+			return PGP_EXIT_FAILED;
+	} else if (pgp_conn_spec(conf, &o->common, "create.target", &spec) < 0)
+		return PGP_EXIT_USAGE;
+
+	admin = pgp_conn_open(&spec, NULL);
+	if (!admin)
+		return PGP_EXIT_UNREACHABLE;
+	if (!ctx->local_dir && server_endpoints(ctx, admin) < 0)
+		goto done;
+	if (secrets_load(ctx) < 0 || provision(ctx, admin) < 0)
+		goto done;
+	if (report_witness(ctx) < 0)
+		goto done;
+	report_print(ctx);
+	rc = PGP_EXIT_OK;
+done:
+	pgp_conn_close(admin);
+	for (int k = 0; k < ROLE_COUNT; k++)
+		explicit_bzero(ctx->roles[k].password, sizeof(ctx->roles[k].password));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const char *const formats[] = {"text", "json", NULL};
-	static const struct option options[] = {PGP_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
-	struct pgp_common common;
+	struct opts o;
 	struct pgp_conf *conf = NULL;
-	int opt, rc;
+	int rc;
 
+	memset(&o, 0, sizeof(o));
 	pgp_log_init(argv[0]);
-	pgp_opt_init(&common, argv, help, formats);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
-		pgp_opt_common(&common, opt, optarg);
-	if (optind < argc)
-		pgp_usage_error(&common, "too many arguments (first is \"%s\")", argv[optind]);
-	pgp_opt_finish(&common);
-
-	rc = pgp_setup(&common, &conf);
+	parse_options(argc, argv, &o);
+	rc = pgp_setup(&o.common, &conf);
 	if (rc == 0)
-		rc = pgp_not_implemented("provisioning", PGP_EXIT_FAILED);
+		rc = run(&o, conf);
 	pgp_conf_free(conf);
 	return rc;
 }

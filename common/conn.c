@@ -69,6 +69,14 @@ short_reason(const char *msg, char *buf, size_t size)
 	buf[len] = '\0';
 }
 
+/* Server NOTICEs ("already a member...") are chatter for -v, not output. */
+static void
+notice_to_debug(void *arg, const char *message)
+{
+	(void) arg;
+	pgp_debug("server: %s", message);
+}
+
 PGconn *
 pgp_conn_open(const struct pgp_connspec *spec, const char *dbname)
 {
@@ -112,6 +120,7 @@ pgp_conn_open(const struct pgp_connspec *spec, const char *dbname)
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
 	/* A hostile schema must not capture unqualified names (CVE-2018-1058). */
 	res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -155,4 +164,22 @@ pgp_conn_close(PGconn *conn)
 {
 	if (conn)
 		PQfinish(conn);
+}
+
+int
+pgp_conninfo_append(char *buf, unsigned long size, const char *key, const char *value)
+{
+	size_t n = strlen(buf);
+
+	n += (size_t) snprintf(buf + n, size > n ? size - n : 0, "%s%s='", n ? " " : "", key);
+	for (const char *p = value; *p && n + 3 < size; p++) {
+		if (*p == '\'' || *p == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *p;
+	}
+	if (n + 2 > size)
+		return -1;
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return 0;
 }

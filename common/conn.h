@@ -50,4 +50,10 @@ PGresult *pgp_conn_query(PGconn *conn, const char *sql, int nparams,
 /* Close; NULL is fine. */
 void pgp_conn_close(PGconn *conn);
 
+/*
+ * Append "key='value'" to a connection string buffer, quoting the value
+ * as libpq wants (backslash before ' and \).  0, or -1 when it does not fit.
+ */
+int pgp_conninfo_append(char *buf, unsigned long size, const char *key, const char *value);
+
 #endif

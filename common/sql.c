@@ -41,17 +41,27 @@ pgp_sql_literal(PGconn *conn, const char *value)
 char *
 pgp_sql_build(PGconn *conn, const char *fmt, ...)
 {
+	va_list ap;
+	char *sql;
+
+	va_start(ap, fmt);
+	sql = pgp_sql_vbuild(conn, fmt, ap);
+	va_end(ap);
+	return sql;
+}
+
+char *
+pgp_sql_vbuild(PGconn *conn, const char *fmt, va_list ap)
+{
 	char *out = NULL;
 	size_t size = 0;
 	FILE *f = open_memstream(&out, &size);
-	va_list ap;
 	int failed = 0;
 
 	if (!f) {
 		pgp_error("out of memory");
 		return NULL;
 	}
-	va_start(ap, fmt);
 	for (const char *p = fmt; *p && !failed; p++) {
 		char *q;
 
@@ -85,7 +95,6 @@ pgp_sql_build(PGconn *conn, const char *fmt, ...)
 			p--;	/* stay on the terminating character */
 		}
 	}
-	va_end(ap);
 	if (fclose(f) != 0)
 		failed = 1;
 	if (failed) {

@@ -8,6 +8,7 @@
 #define PGP_SQL_H
 
 #include <libpq-fe.h>
+#include <stdarg.h>
 
 /* Quoted identifier / literal, malloc'd; NULL after logging on error. */
 char *pgp_sql_ident(PGconn *conn, const char *name);
@@ -19,5 +20,6 @@ char *pgp_sql_literal(PGconn *conn, const char *value);
  * Returns a malloc'd statement, or NULL after logging.
  */
 char *pgp_sql_build(PGconn *conn, const char *fmt, ...);
+char *pgp_sql_vbuild(PGconn *conn, const char *fmt, va_list ap);
 
 #endif

@@ -157,3 +157,8 @@ s3_start() {
 
 # Debian's awscli, never a pip one earlier in PATH.
 aws_cli() { /usr/bin/aws --endpoint-url "$S3_ENDPOINT" "$@"; }
+
+# json_get JSON PY-EXPR: evaluate EXPR on the parsed document d (python3).
+json_get() {
+	printf '%s' "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); v=$2; print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)" 2>&1
+}

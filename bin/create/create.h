@@ -1,0 +1,120 @@
+/*
+ * pgp-create's shared state: what was asked, what was found, and the
+ * names derived from the database.  Each module of bin/create/ takes a
+ * struct create_ctx and does one part of the job; bin/pgp-create.c holds
+ * main() and the order of the steps.
+ */
+#ifndef PGP_CREATE_H
+#define PGP_CREATE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "opt.h"
+
+/* The group and login roles of the layout, in a fixed order. */
+enum role_kind {
+	ROLE_OWNER, ROLE_RW, ROLE_RO,			/* NOLOGIN groups */
+	ROLE_MIGRATOR, ROLE_APP, ROLE_READONLY, ROLE_MONITOR, ROLE_BACKUP,
+	ROLE_POOLER,					/* PgBouncer's auth user */
+	ROLE_COUNT
+};
+#define FIRST_LOGIN_ROLE ROLE_MIGRATOR
+
+/* "owner", "rw", ..., "pooler": suffixes of role names and service kinds. */
+extern const char *const role_kind_names[ROLE_COUNT];
+
+struct role_spec {
+	char name[64];
+	int login;
+	long long connection_limit;	/* -1: none */
+	char password[128];		/* plaintext, login roles only */
+	int password_known;		/* from the pgpass or an operator's file */
+	int password_new;		/* generated or rotated in this run */
+	int wanted;			/* part of this run (pooler only with --pooler) */
+};
+
+#define MAX_LIST 32
+
+struct create_ctx {
+	/* asked */
+	const struct pgp_common *common;
+	const struct pgp_conf *conf;
+	const struct pgp_connspec *admin_spec;	/* how to reach the server as admin */
+	const char *database;
+	const char *local_dir;		/* --local DIR, or NULL in server mode */
+	const char *out_dir;		/* --out DIR, or NULL */
+	const char *os_user;		/* local mode, as root: the server's OS user */
+	const char *sslrootcert;	/* server mode: the provider's CA */
+	const char *listen;		/* listen_addresses in local mode */
+	int port;			/* local mode; 0: keep or pick a free one */
+	int pooler;			/* --pooler pgbouncer */
+	int pooler_port;
+	int audit;
+	int dry_run;
+	int rotate_passwords;
+	int show_secrets;
+	const char *extensions[MAX_LIST];
+	int n_extensions;
+	const char *optional_extensions[MAX_LIST];
+	int n_optional;
+	const char *allow[MAX_LIST];	/* CIDRs allowed over hostssl */
+	int n_allow;
+	const char *password_files[ROLE_COUNT];	/* --password-file KIND=FILE */
+	const char *statement_timeout, *readonly_statement_timeout, *monitor_statement_timeout;
+	const char *idle_in_transaction_session_timeout, *lock_timeout;
+
+	/* derived and found */
+	struct role_spec roles[ROLE_COUNT];
+	char admin_role[64];
+	int server_version;		/* server_version_num */
+	int is_superuser;
+	char flavour[32];		/* "superuser", "rds_superuser", ... */
+	char host[256];			/* what TCP clients use */
+	char tcp_port[16];
+	char socket_dir[512];		/* local mode: the admin's socket */
+	char ca_file[512];		/* sslrootcert for the TCP services */
+	char service_file[512];
+	char passfile[512];
+	char pooler_dir[512];
+	int changed;
+	int uses_rls;
+	char witness_tls[32];		/* TLS version the witness saw */
+	char witness_via[32];		/* "direct" or "pgbouncer" */
+};
+
+/* cluster.c: the local cluster (--local DIR) */
+int cluster_prepare(struct create_ctx *ctx);
+int cluster_status(struct create_ctx *ctx);
+int cluster_stop(struct create_ctx *ctx);
+/* Run a program as the cluster's OS user; its output goes to DIR/log. */
+int cluster_run(struct create_ctx *ctx, char *const argv[]);
+const char *cluster_bindir(void);
+
+/* tls.c: a local CA and a server certificate for 127.0.0.1, localhost, host name */
+int tls_ensure(const char *dir, const char *os_user, int *changed);
+
+/* secrets.c: passwords and the credential files */
+int secrets_load(struct create_ctx *ctx);
+int secrets_verify_scram(const char *password, const char *verifier);
+int secrets_random_password(char *buf, size_t size);
+int secrets_write_files(struct create_ctx *ctx);
+
+/* provision.c: the roles, the database, grants, extensions, UUID v7 */
+int provision(struct create_ctx *ctx, PGconn *admin);
+
+/* pooler.c: PgBouncer configuration, auth user and lookup function */
+int pooler_setup(struct create_ctx *ctx, PGconn *db_conn);
+int pooler_stop(struct create_ctx *ctx);
+
+/* report.c: the witness, URIs and the human or JSON output */
+int report_witness(struct create_ctx *ctx);
+int report_print(struct create_ctx *ctx);
+
+/* Build a path from a format; aborts the run (returns -1) when too long. */
+int create_path(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

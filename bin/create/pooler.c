@@ -1,0 +1,247 @@
+/*
+ * PgBouncer in front of the database, in transaction mode, TLS on both
+ * sides.  Only the auth user's credentials are in the auth file; every
+ * application role is looked up with auth_query through a SECURITY
+ * DEFINER function that returns the role's SCRAM verifier, so PgBouncer
+ * can pass the client's SCRAM proof on to the server.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomicfile.h"
+#include "create.h"
+#include "log.h"
+#include "pool.h"
+#include "spawn.h"
+#include "sql.h"
+
+/* Run statements in the database (SQL helpers of provision.c are static). */
+static int
+run(struct create_ctx *ctx, PGconn *db, const char *stmt)
+{
+	PGresult *res;
+	int ok;
+
+	if (!stmt)
+		return -1;
+	if (ctx->dry_run) {
+		printf("%s;\n", stmt);
+		return 0;
+	}
+	res = PQexec(db, stmt);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		pgp_error("%s", PQresultErrorMessage(res));
+		pgp_detail("statement: %s", stmt);
+	}
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static int
+lookup_function(struct create_ctx *ctx, PGconn *db)
+{
+	const char *pooler = ctx->roles[ROLE_POOLER].name;
+	char *stmts[6];
+	int rc = 0;
+
+	/* Reading pg_authid takes a superuser: managed services bring their own pooler. */
+	if (!ctx->is_superuser)
+		return pgp_fail("--pooler pgbouncer needs a superuser admin: its auth_query reads "
+				"pg_authid through a SECURITY DEFINER function; on a managed service "
+				"use the provider's connection pooler");
+	stmts[0] = pgp_sql_build(db, "CREATE SCHEMA IF NOT EXISTS pgbouncer");
+	stmts[1] = pgp_sql_build(db, "REVOKE ALL ON SCHEMA pgbouncer FROM PUBLIC");
+	stmts[2] = pgp_sql_build(db, "GRANT USAGE ON SCHEMA pgbouncer TO %I", pooler);
+	stmts[3] = pgp_sql_build(db,
+		"CREATE OR REPLACE FUNCTION pgbouncer.user_lookup(p_user text, OUT uname text,"
+		" OUT phash text) RETURNS record LANGUAGE sql STABLE SECURITY DEFINER"
+		" SET search_path = pg_catalog AS $fn$"
+		" SELECT rolname::text, rolpassword::text FROM pg_catalog.pg_authid"
+		" WHERE rolname = p_user AND rolcanlogin"
+		" AND (rolvaliduntil IS NULL OR rolvaliduntil > now())"
+		" AND rolname IN (%L, %L) $fn$",
+		ctx->roles[ROLE_APP].name, ctx->roles[ROLE_READONLY].name);
+	stmts[4] = pgp_sql_build(db, "REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC");
+	stmts[5] = pgp_sql_build(db, "GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO %I", pooler);
+	for (int i = 0; i < 6; i++) {
+		if (rc == 0)
+			rc = run(ctx, db, stmts[i]);
+		free(stmts[i]);
+	}
+	return rc;
+}
+
+static int
+server_max_connections(PGconn *db)
+{
+	PGresult *res = PQexec(db, "SELECT current_setting('max_connections')::int,"
+			       " current_setting('superuser_reserved_connections')::int");
+	int n = 100;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		n = atoi(PQgetvalue(res, 0, 0)) * 1000 + atoi(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return n;
+}
+
+static char *
+ini_text(struct create_ctx *ctx, PGconn *db)
+{
+	struct pgp_pool_sizes sz;
+	char *text = NULL;
+	size_t size;
+	FILE *f = open_memstream(&text, &size);
+	int both = server_max_connections(db);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!f)
+		return NULL;
+	pgp_pool_sizes(both / 1000, both % 1000, (int) cpus, &sz);
+	fprintf(f, ";; Written by pgp-create: changes here are overwritten on its next run.\n"
+		";; Transaction pooling for %s; sizes follow the server's max_connections (%d).\n"
+		"[databases]\n%s = host=%s port=%s dbname=%s\n\n[pgbouncer]\n"
+		"listen_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
+		"auth_type = scram-sha-256\nauth_file = %s/userlist.txt\nauth_user = %s\n"
+		"auth_query = SELECT uname, phash FROM pgbouncer.user_lookup($1)\n"
+		"stats_users = %s\n"
+		"pool_mode = transaction\ndefault_pool_size = %d\nreserve_pool_size = %d\n"
+		"max_db_connections = %d\nmax_client_conn = %d\n"
+		"ignore_startup_parameters = extra_float_digits\n"
+		"server_tls_sslmode = verify-full\nserver_tls_ca_file = %s\n"
+		"client_tls_sslmode = require\nclient_tls_cert_file = %s/tls/server.crt\n"
+		"client_tls_key_file = %s/tls/server.key\n"
+		"logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
+		ctx->database, both / 1000, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
+		ctx->pooler_port, ctx->pooler_dir, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_POOLER].name,
+		sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections, sz.max_client_conn,
+		ctx->ca_file, ctx->local_dir, ctx->local_dir, ctx->pooler_dir, ctx->pooler_dir);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Write when different, owned by the server's OS user; *changed if so. */
+static int
+put(struct create_ctx *ctx, const char *path, const char *text, int *changed)
+{
+	char *old = NULL;
+	uid_t uid;
+	gid_t gid;
+	int same = 0;
+
+	if (pgp_read_file(path, &old, NULL) == 0)
+		same = strcmp(old, text) == 0;
+	free(old);
+	if (same)
+		return 0;
+	if (pgp_atomic_write(path, text, strlen(text), 0600) < 0)
+		return -1;
+	if (ctx->os_user && (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0))
+		return pgp_fail("cannot give \"%s\" to %s", path, ctx->os_user);
+	*changed = 1;
+	return 0;
+}
+
+static pid_t
+running_pid(const struct create_ctx *ctx)
+{
+	char path[600], *text;
+	pid_t pid = 0;
+
+	snprintf(path, sizeof(path), "%s/pgbouncer.pid", ctx->pooler_dir);
+	if (access(path, F_OK) != 0 || pgp_read_file(path, &text, NULL) < 0)
+		return 0;
+	pid = (pid_t) atoi(text);
+	free(text);
+	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+}
+
+/* The local pgbouncer: start it, or make it reread a changed config. */
+static int
+start(struct create_ctx *ctx, int changed)
+{
+	char ini[600], log[600];
+	char *argv[] = {(char *) "pgbouncer", (char *) "-d", ini, NULL};
+	pid_t pid = running_pid(ctx);
+	int rc;
+
+	snprintf(ini, sizeof(ini), "%s/pgbouncer.ini", ctx->pooler_dir);
+	snprintf(log, sizeof(log), "%s/start.log", ctx->pooler_dir);
+	if (pid) {
+		if (changed && kill(pid, SIGHUP) != 0)
+			return pgp_fail("cannot signal pgbouncer (pid %d): %s", (int) pid, strerror(errno));
+		return 0;
+	}
+	/* pgbouncer refuses to run as root, like the server. */
+	rc = pgp_spawn(argv, ctx->os_user, log);
+	if (rc != 0) {
+		pgp_error("pgbouncer did not start (exit %d)", rc);
+		pgp_hint("see %s and %s/pgbouncer.log", log, ctx->pooler_dir);
+		return -1;
+	}
+	/* -d returns once daemonized; wait for its port to accept. */
+	for (int i = 0; i < 50 && !running_pid(ctx); i++)
+		usleep(100000);
+	ctx->changed = 1;
+	return 0;
+}
+
+int
+pooler_setup(struct create_ctx *ctx, PGconn *db)
+{
+	char path[600], *text, auth[512];
+	int changed = 0, rc;
+
+	if (lookup_function(ctx, db) < 0)
+		return -1;
+	if (ctx->dry_run) {
+		printf("-- would write %s/pgbouncer.ini and userlist.txt\n", ctx->pooler_dir);
+		return 0;
+	}
+	if (mkdir(ctx->pooler_dir, 0700) != 0 && errno != EEXIST)
+		return pgp_fail("cannot create \"%s\": %s", ctx->pooler_dir, strerror(errno));
+	if (ctx->os_user) {
+		uid_t uid;
+		gid_t gid;
+
+		if (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(ctx->pooler_dir, uid, gid) != 0)
+			return pgp_fail("cannot give \"%s\" to %s", ctx->pooler_dir, ctx->os_user);
+	}
+	/* The auth user's password alone; quotes in it would be doubled. */
+	snprintf(auth, sizeof(auth), "\"%s\" \"%s\"\n", ctx->roles[ROLE_POOLER].name,
+		 ctx->roles[ROLE_POOLER].password);
+	snprintf(path, sizeof(path), "%s/userlist.txt", ctx->pooler_dir);
+	rc = put(ctx, path, auth, &changed);
+	explicit_bzero(auth, sizeof(auth));
+	if (rc < 0 || !(text = ini_text(ctx, db)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/pgbouncer.ini", ctx->pooler_dir);
+	rc = put(ctx, path, text, &changed);
+	free(text);
+	if (rc < 0)
+		return -1;
+	ctx->changed |= changed;
+	return ctx->local_dir ? start(ctx, changed) : 0;
+}
+
+int
+pooler_stop(struct create_ctx *ctx)
+{
+	pid_t pid = running_pid(ctx);
+
+	if (!pid)
+		return 0;
+	if (kill(pid, SIGTERM) != 0)
+		return pgp_fail("cannot stop pgbouncer (pid %d): %s", (int) pid, strerror(errno));
+	for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+		usleep(100000);
+	return 0;
+}
