@@ -121,6 +121,8 @@ pgp_conn_open(const struct pgp_connspec *spec, const char *dbname)
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
+	if (spec->pooled)
+		return conn;
 	/* A hostile schema must not capture unqualified names (CVE-2018-1058). */
 	res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', '', false)");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {

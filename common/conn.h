@@ -19,6 +19,9 @@ struct pgp_connspec {
 	const char *passfile;		/* exported as PGPASSFILE, or NULL */
 	const char *target;		/* target name, for messages, or NULL */
 	long long connect_timeout;	/* seconds; 0: from PGCONNECT_TIMEOUT */
+	int pooled;			/* through a transaction pooler: set no
+					 * session state (search_path), since the
+					 * server connection is shared */
 };
 
 /*

@@ -137,7 +137,7 @@ put(struct create_ctx *ctx, const char *path, const char *text, int *changed)
 	gid_t gid;
 	int same = 0;
 
-	if (pgp_read_file(path, &old, NULL) == 0)
+	if (access(path, F_OK) == 0 && pgp_read_file(path, &old, NULL) == 0)
 		same = strcmp(old, text) == 0;
 	free(old);
 	if (same)

@@ -64,6 +64,7 @@ report_witness(struct create_ctx *ctx)
 	spec.service_file = ctx->service_file;
 	spec.passfile = ctx->passfile;
 	spec.connect_timeout = 10;
+	spec.pooled = ctx->pooler;
 	conn = pgp_conn_open(&spec, NULL);
 	if (!conn)
 		return pgp_fail("the witness could not connect as %s through %s", ctx->roles[ROLE_APP].name,

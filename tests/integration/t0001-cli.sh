@@ -3,12 +3,14 @@
 # pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 . "$(dirname "$0")/lib.sh"
 
+implemented="pgp-create"
 for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	# pgp-alert speaks Nagios: a usage error is UNKNOWN (3), not CRITICAL (2).
 	usage=2
 	[ "$prog" = pgp-alert ] && usage=3
 	sub=
 	[ "$prog" = pgp-backup ] && sub=list
+	[ "$prog" = pgp-create ] && sub="--database x"
 
 	run "$prog" --help
 	is "$RC" 0 "$prog --help exits 0"
@@ -42,9 +44,11 @@ for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	is "$RC" "$usage" "$prog: a missing \$PGP_CONFIG file is a config error"
 
 	# Until a job exists it says so and fails: never a pretend success.
-	run "$prog" -c /dev/null $sub
-	ok "$prog without its job exits non-zero" -- [ "$RC" != 0 ]
-	like "$ERR" "not implemented" "$prog says the job is not implemented"
+	case " $implemented " in *" $prog "*) ;; *)
+		run "$prog" -c /dev/null $sub
+		ok "$prog without its job exits non-zero" -- [ "$RC" != 0 ]
+		like "$ERR" "not implemented" "$prog says the job is not implemented"
+	esac
 
 	ok "$prog has a man page" -- test -f "$PGP_SRC/man/man1/$prog.1"
 	run mandoc -Tlint -Wwarning "$PGP_SRC/man/man1/$prog.1"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# pgp-create --pooler pgbouncer: Debian's PgBouncer on loopback in
+# transaction mode, TLS both ways, auth_query for the application roles.
+. "$(dirname "$0")/lib.sh"
+need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
+need pgbouncer "PgBouncer"
+dir=$(mktemp -d /tmp/pgpb.XXXXXX)
+port=$(free_port)
+pport=$(free_port)
+at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir'"
+
+run pgp-create -c /dev/null --local "$dir" --database shop --port "$port" --pooler pgbouncer \
+	--pooler-port "$pport" --format json
+is "$RC" 0 "provisions with PgBouncer"
+[ "$RC" = 0 ] || { diag "$ERR"; cat "$dir/pgbouncer/"*.log 2>/dev/null | sed 's/^/# /' | tail -20; }
+is "$(json_get "$OUT" 'd["witness"]["via"]')" pgbouncer "the witness went through PgBouncer"
+like "$(json_get "$OUT" 'd["witness"]["tls_version"]')" '^TLSv1\.[23]$' "over TLS"
+like "$(json_get "$OUT" 'd["uris"]["app_pooler"]')" "127\.0\.0\.1:$pport/shop" "JSON names the pooled URI"
+
+ini=$dir/pgbouncer/pgbouncer.ini
+like "$(cat "$ini")" "pool_mode = transaction" "transaction pooling"
+like "$(cat "$ini")" "server_tls_sslmode = verify-full" "TLS to the server, verified"
+like "$(cat "$ini")" "auth_query = SELECT uname, phash FROM pgbouncer.user_lookup" "auth_query through the lookup function"
+pool=$(sed -n 's/^default_pool_size = //p' "$ini")
+maxdb=$(sed -n 's/^max_db_connections = //p' "$ini")
+maxconn=$(psql -X -A -t "host=$dir/run port=$port dbname=postgres user=postgres" -c "SHOW max_connections")
+ok "pool sizes fit max_connections ($pool per pool, $maxdb per database, server $maxconn)" -- \
+	[ "$pool" -le "$maxdb" ] && [ "$maxdb" -lt "$maxconn" ]
+is "$(stat -c %a "$dir/pgbouncer/userlist.txt")" 600 "the auth file is 0600"
+is "$(stat -c %U "$dir/pgbouncer/userlist.txt")" postgres "owned by the user PgBouncer runs as"
+like "$(cat "$dir/pgbouncer/userlist.txt")" '^"shop_pgbouncer" ' "it holds the auth user"
+unlike "$(cat "$dir/pgbouncer/userlist.txt")" "shop_app" "and not the app role"
+is "$(ps -o user= -p "$(cat "$dir/pgbouncer/pgbouncer.pid")")" postgres "PgBouncer runs as postgres, not root"
+
+export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass
+psql -X -q "service=shop-migrator" -c "CREATE TABLE t (id int)" >/dev/null
+run psql -X -q -A -t "service=shop-app-pooler" -c "INSERT INTO t VALUES (1)" -c "SELECT count(*) FROM t"
+is "$OUT" 1 "the app role reads and writes through PgBouncer"
+
+# Hold one client connection open and look for it in SHOW CLIENTS.
+psql -X -q "service=shop-app-pooler" -c "SELECT pg_sleep(3)" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+authpw=$(sed 's/^"[^"]*" "\(.*\)"$/\1/' "$dir/pgbouncer/userlist.txt")
+run env PGPASSWORD="$authpw" psql -X -A -t "host=127.0.0.1 port=$pport dbname=pgbouncer user=shop_pgbouncer sslmode=require" -c "SHOW CLIENTS"
+wait $holder
+like "$OUT" "shop_app\|shop" "SHOW CLIENTS lists the app role's connection"
+
+run pgp-create -c /dev/null --local "$dir" --database shop --pooler pgbouncer --pooler-port "$pport"
+like "$OUT" "no changes" "a second run changes nothing"
+run psql -X -A -t "service=shop-app-pooler" -c "SELECT 1"
+is "$OUT" 1 "and the pooler still works"
+done_testing
