@@ -272,7 +272,7 @@ choose_port(struct create_ctx *ctx, const char *conf_path)
 	char *old;
 	int port = ctx->port;
 
-	if (!port && pgp_read_file(conf_path, &old, NULL) == 0) {
+	if (!port && access(conf_path, F_OK) == 0 && pgp_read_file(conf_path, &old, NULL) == 0) {
 		const char *p = strstr(old, "\nport = ");
 
 		if (p)
@@ -396,9 +396,9 @@ setup_paths(struct create_ctx *ctx)
 			pgp_info("made %s enterable by %s (mode 0755)", abs, ctx->os_user);
 		}
 	}
-	ctx->local_dir = strdup(abs);
-	if (!ctx->local_dir)
-		return pgp_fail("out of memory");
+	if (create_path(ctx->local_dir_abs, sizeof(ctx->local_dir_abs), "%s", abs) < 0)
+		return -1;
+	ctx->local_dir = ctx->local_dir_abs;
 	if (create_path(ctx->socket_dir, sizeof(ctx->socket_dir), "%s/run", ctx->local_dir) < 0 ||
 	    create_path(ctx->ca_file, sizeof(ctx->ca_file), "%s/tls/ca.crt", ctx->local_dir) < 0 ||
 	    create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->local_dir) < 0)

@@ -79,6 +79,7 @@ struct create_ctx {
 	char service_file[512];
 	char passfile[512];
 	char pooler_dir[512];
+	char local_dir_abs[512];		/* --local DIR, resolved */
 	int changed;
 	int uses_rls;
 	char witness_tls[32];		/* TLS version the witness saw */

@@ -73,7 +73,7 @@ while time.time() < end:
 " &
 blackhole=$!
 at_exit "kill $blackhole"
-sleep 0.5
+for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 start=$(date +%s)
 printf 'connection = { connect_timeout = 2; };\n' >"$dir/timeout.conf"
 run "$probe" -c "$dir/timeout.conf" -d "host=127.0.0.1 port=$port dbname=x sslmode=disable"

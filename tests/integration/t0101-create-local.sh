@@ -12,6 +12,7 @@ create() { pgp-create -c /dev/null --local "$dir" --database shop "$@"; }
 run create --port "$port" --extension pgcrypto --format json
 is "$RC" 0 "first run provisions a local cluster"
 [ "$RC" = 0 ] || diag "$ERR"
+unlike "$ERR" "error:" "the first run prints no error"
 is "$(json_get "$OUT" 'd["changed"]')" true "JSON: changed is true"
 is "$(json_get "$OUT" 'd["witness"]["ok"]')" true "JSON: the witness connected"
 like "$(json_get "$OUT" 'd["witness"]["tls_version"]')" '^TLSv1\.[23]$' "JSON: the witness used TLS 1.2+"
