@@ -68,7 +68,10 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_rule,$(p))))
 
 $(O)/tests/%: $(O)/tests/%.o $(LIBPGP)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBPGP) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPGP) $(LIBS)
+
+# Unit tests of a program's pure modules link those modules.
+$(O)/tests/unit/test_tune: $(O)/bin/tune/formulas.o
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
 

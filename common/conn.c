@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "conn.h"
 #include "log.h"
 
@@ -184,4 +186,47 @@ pgp_conninfo_append(char *buf, unsigned long size, const char *key, const char *
 	buf[n++] = '\'';
 	buf[n] = '\0';
 	return 0;
+}
+
+int
+pgp_conn_server_role(PGconn *conn, struct pgp_server_role *out)
+{
+	PGresult *res = pgp_conn_query(conn,
+		"SELECT current_setting('server_version_num')::int, r.rolsuper, r.rolcreaterole,"
+		" current_user,"
+		" (SELECT g.rolname FROM pg_catalog.pg_auth_members a"
+		"   JOIN pg_catalog.pg_roles g ON g.oid = a.roleid"
+		"   WHERE a.member = r.oid AND g.rolname IN ('rds_superuser', 'cloudsqlsuperuser',"
+		"   'azure_pg_admin') LIMIT 1)"
+		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", 0, NULL);
+
+	memset(out, 0, sizeof(*out));
+	if (!res)
+		return -1;
+	out->version_num = atoi(PQgetvalue(res, 0, 0));
+	out->superuser = PQgetvalue(res, 0, 1)[0] == 't';
+	out->createrole = PQgetvalue(res, 0, 2)[0] == 't';
+	snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(res, 0, 3));
+	if (out->superuser)
+		snprintf(out->flavour, sizeof(out->flavour), "superuser");
+	else if (!PQgetisnull(res, 0, 4))
+		snprintf(out->flavour, sizeof(out->flavour), "%s", PQgetvalue(res, 0, 4));
+	else if (strcmp(out->name, "doadmin") == 0)
+		snprintf(out->flavour, sizeof(out->flavour), "doadmin");
+	else
+		snprintf(out->flavour, sizeof(out->flavour), out->createrole ? "createrole" : "plain");
+	PQclear(res);
+	return 0;
+}
+
+int
+pgp_host_is_local(const char *host)
+{
+	unsigned char buf[16];
+
+	if (!host || !*host || *host == '/' || !strcmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, buf) == 1)
+		return buf[0] == 127;
+	return !strcmp(host, "::1");
 }

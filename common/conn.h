@@ -59,4 +59,23 @@ void pgp_conn_close(PGconn *conn);
  */
 int pgp_conninfo_append(char *buf, unsigned long size, const char *key, const char *value);
 
+
+/*
+ * What the connected role is: "superuser", a managed service's admin
+ * ("rds_superuser", "cloudsqlsuperuser", "azure_pg_admin", "doadmin"), or
+ * "createrole"/"plain".  Also server_version_num.  0, or -1 (logged).
+ */
+struct pgp_server_role {
+	int version_num;
+	int superuser;
+	int createrole;
+	char name[64];
+	char flavour[32];
+};
+int pgp_conn_server_role(PGconn *conn, struct pgp_server_role *out);
+
+/* Is host this machine: empty (libpq's default socket), a socket path,
+ * localhost, 127.0.0.0/8 or ::1? */
+int pgp_host_is_local(const char *host);
+
 #endif

@@ -123,33 +123,16 @@ cluster_snapshot(struct create_ctx *ctx, PGconn *conn)
 static int
 detect(struct create_ctx *ctx, PGconn *conn)
 {
-	PGresult *res = pgp_conn_query(conn,
-		"SELECT current_setting('server_version_num')::int, r.rolsuper, r.rolcreaterole,"
-		" r.rolcreatedb, current_user,"
-		" (SELECT g.rolname FROM pg_catalog.pg_auth_members a"
-		"   JOIN pg_catalog.pg_roles g ON g.oid = a.roleid"
-		"   WHERE a.member = r.oid AND g.rolname IN ('rds_superuser', 'cloudsqlsuperuser',"
-		"   'azure_pg_admin') LIMIT 1)"
-		" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user", 0, NULL);
-	int createrole;
+	struct pgp_server_role who;
 
-	if (!res)
+	if (pgp_conn_server_role(conn, &who) < 0)
 		return -1;
-	ctx->server_version = atoi(PQgetvalue(res, 0, 0));
-	ctx->is_superuser = PQgetvalue(res, 0, 1)[0] == 't';
-	createrole = PQgetvalue(res, 0, 2)[0] == 't';
-	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "%s", PQgetvalue(res, 0, 4));
-	if (ctx->is_superuser)
-		snprintf(ctx->flavour, sizeof(ctx->flavour), "superuser");
-	else if (!PQgetisnull(res, 0, 5))
-		snprintf(ctx->flavour, sizeof(ctx->flavour), "%s", PQgetvalue(res, 0, 5));
-	else if (strcmp(ctx->admin_role, "doadmin") == 0)
-		snprintf(ctx->flavour, sizeof(ctx->flavour), "doadmin");
-	else
-		snprintf(ctx->flavour, sizeof(ctx->flavour), "createrole");
-	PQclear(res);
+	ctx->server_version = who.version_num;
+	ctx->is_superuser = who.superuser;
+	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "%s", who.name);
+	snprintf(ctx->flavour, sizeof(ctx->flavour), "%s", who.flavour);
 	pgp_debug("admin %s: %s, PostgreSQL %d", ctx->admin_role, ctx->flavour, ctx->server_version);
-	if (!ctx->is_superuser && !createrole)
+	if (!who.superuser && !who.createrole)
 		return pgp_fail("the admin role \"%s\" lacks CREATEROLE, needed to create the "
 				"application's roles", ctx->admin_role);
 	return 0;

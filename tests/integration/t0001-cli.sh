@@ -3,7 +3,7 @@
 # pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 . "$(dirname "$0")/lib.sh"
 
-implemented="pgp-create"
+implemented="pgp-create pgp-tune"
 for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	# pgp-alert speaks Nagios: a usage error is UNKNOWN (3), not CRITICAL (2).
 	usage=2
@@ -61,6 +61,6 @@ run pgp-backup frobnicate
 like "$ERR" 'unknown subcommand "frobnicate"' "pgp-backup names an unknown subcommand"
 run pgp-alert -c /dev/null
 like "$OUT" "^PGP-ALERT UNKNOWN" "pgp-alert prints a Nagios status line"
-run pgp-tune -q -c /dev/null
+run pgp-backup -q -c /dev/null list
 like "$ERR" "error" "errors still print under -q"
 done_testing
