@@ -318,9 +318,9 @@ run(struct opts *o, const struct pgp_conf *conf)
 		goto done;
 
 	if (o->check) {
-		int drifted = live_check(conn, r, tolerance, o->common.verbosity < 0);
+		int drifted = live_check(r, tolerance, o->common.verbosity < 0);
 
-		rc = drifted < 0 ? PGP_EXIT_FAILED : drifted ? PGP_EXIT_FOUND : PGP_EXIT_OK;
+		rc = drifted ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 	} else if (o->apply) {
 		struct pgp_server_role who;
 

@@ -124,6 +124,21 @@ pgpass_field(FILE *f, const char *s)
 	}
 }
 
+static void
+pgpass_line(FILE *f, const char *host, const char *port, const char *db, const struct role_spec *r)
+{
+	pgpass_field(f, host);
+	fputc(':', f);
+	pgpass_field(f, port);
+	fputc(':', f);
+	pgpass_field(f, db);
+	fputc(':', f);
+	pgpass_field(f, r->name);
+	fputc(':', f);
+	pgpass_field(f, r->password);
+	fputc('\n', f);
+}
+
 /* Split a pgpass line into its 5 unescaped fields (in place); 0 or -1. */
 static int
 pgpass_split(char *line, char *fields[5])
@@ -366,26 +381,11 @@ secrets_write_files(struct create_ctx *ctx)
 	if (!f)
 		return pgp_fail("out of memory");
 	copy_other_passwords(f, ctx);
-	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++) {
-		if (!ctx->roles[k].wanted)
-			continue;
-		fprintf(f, "%s:%s:", ctx->host, ctx->tcp_port);
-		pgpass_field(f, ctx->database);
-		fputc(':', f);
-		pgpass_field(f, ctx->roles[k].name);
-		fputc(':', f);
-		pgpass_field(f, ctx->roles[k].password);
-		fputc('\n', f);
-	}
+	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++)
+		if (ctx->roles[k].wanted)
+			pgpass_line(f, ctx->host, ctx->tcp_port, ctx->database, &ctx->roles[k]);
 	/* Clients of the pooler log in with the same passwords. */
-	for (int k = ROLE_APP; ctx->pooler && k <= ROLE_READONLY; k++) {
-		fprintf(f, "127.0.0.1:%s:", pooler_port);
-		pgpass_field(f, ctx->database);
-		fputc(':', f);
-		pgpass_field(f, ctx->roles[k].name);
-		fputc(':', f);
-		pgpass_field(f, ctx->roles[k].password);
-		fputc('\n', f);
-	}
+	for (int k = ROLE_APP; ctx->pooler && k <= ROLE_READONLY; k++)
+		pgpass_line(f, "127.0.0.1", pooler_port, ctx->database, &ctx->roles[k]);
 	return write_buffer(f, &pass, ctx->passfile, 0600);
 }

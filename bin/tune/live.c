@@ -61,6 +61,9 @@ live_fetch(PGconn *conn, struct tune_result *r)
 				continue;
 			found = 1;
 			s->has_current = 1;
+			snprintf(s->live, sizeof(s->live), "%s", PQgetvalue(res, row, 1));
+			s->live_number = live_number(s->live, PQgetisnull(res, row, 2) ? NULL
+						     : PQgetvalue(res, row, 2), s->kind);
 			describe_current(s, PQgetvalue(res, row, 1),
 					 PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2));
 			s->unit = PQgetisnull(res, row, 2) ? NULL : s->unit;
@@ -78,46 +81,34 @@ live_fetch(PGconn *conn, struct tune_result *r)
 
 /* Is the live value within tolerance of the wanted one? */
 static int
-within(const struct setting *s, const char *live_setting, const char *live_unit, double tolerance)
+within(const struct setting *s, double tolerance)
 {
-	double live, want = s->number;
-
 	if (s->kind == VK_TEXT) {
 		/* "on" is what pg_settings calls pglz for wal_compression. */
 		if (!strcmp(s->name, "wal_compression") && !strcmp(s->value, "on"))
-			return !strcasecmp(live_setting, "on") || !strcasecmp(live_setting, "pglz");
-		return strcasecmp(live_setting, s->value) == 0;
+			return !strcasecmp(s->live, "on") || !strcasecmp(s->live, "pglz");
+		return strcasecmp(s->live, s->value) == 0;
 	}
-	live = live_number(live_setting, live_unit, s->kind);
-	if (want == 0)
-		return live == 0;
-	return fabs(live - want) / want <= tolerance;
+	if (s->number == 0)
+		return s->live_number == 0;
+	return fabs(s->live_number - s->number) / s->number <= tolerance;
 }
 
+/* Compare the values live_fetch read; the number of drifted settings. */
 int
-live_check(PGconn *conn, struct tune_result *r, double tolerance, int quiet)
+live_check(const struct tune_result *r, double tolerance, int quiet)
 {
-	char names[2048];
-	const char *params[1] = {names};
-	PGresult *res;
 	int drifted = 0;
 
-	name_array(r, names, sizeof(names));
-	res = pgp_conn_query(conn, "SELECT name, setting, unit, pending_restart FROM pg_catalog.pg_settings"
-			     " WHERE name = ANY($1::text[]) ORDER BY name", 1, params);
-	if (!res)
-		return -1;
-	for (int row = 0; row < PQntuples(res); row++) {
-		struct setting *s = find_setting(r, PQgetvalue(res, row, 0));
-		const char *unit = PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2);
+	for (int i = 0; i < r->count; i++) {
+		const struct setting *s = &r->settings[i];
 
-		if (!s || within(s, PQgetvalue(res, row, 1), unit, tolerance))
+		if (!s->has_current || within(s, tolerance))
 			continue;
 		drifted++;
 		printf("drift: %s is %s, wanted %s%s\n", s->name, s->current, s->value,
-		       PQgetvalue(res, row, 3)[0] == 't' ? " (set, waits for a restart)" : "");
+		       s->pending_restart ? " (set, waits for a restart)" : "");
 	}
-	PQclear(res);
 	if (drifted)
 		printf("%d setting%s drifted from the recommendation (tolerance %g%%)\n", drifted,
 		       drifted == 1 ? "" : "s", tolerance * 100);

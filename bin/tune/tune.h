@@ -42,6 +42,8 @@ struct setting {
 	char reason[256];
 	/* filled from a live server (-d/-t) */
 	char current[64];		/* pg_settings.setting with unit, or "" */
+	char live[64];			/* pg_settings.setting as is */
+	double live_number;		/* the live value in bytes, ms or itself */
 	int has_current;
 	int pending_restart;
 };
@@ -65,7 +67,7 @@ double live_number(const char *setting, const char *unit, enum value_kind kind);
 /* live.c: a server's settings, --apply and --check */
 int live_fetch(PGconn *conn, struct tune_result *r);
 int live_apply(PGconn *conn, struct tune_result *r);
-int live_check(PGconn *conn, struct tune_result *r, double tolerance, int quiet);
+int live_check(const struct tune_result *r, double tolerance, int quiet);
 
 /* output.c */
 int print_conf(const struct tune_inputs *in, const struct tune_result *r, int explain);
