@@ -16,6 +16,7 @@ static const char *progname = "pgp";
 static int stderr_threshold = PGP_LOG_INFO;
 static int syslog_threshold = -1;	/* -1: syslog off */
 static enum pgp_log_level last_level = PGP_LOG_ERROR;
+static char last_error[512];
 
 static const char *const level_words[] = {"error", "warning", "info", "debug"};
 static const int syslog_priorities[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -89,6 +90,8 @@ emit(int level_for_filter, const char *word, int syslog_prio, const char *fmt, v
 	while (len > 0 && buf[len - 1] == '\n')
 		buf[--len] = '\0';
 
+	if (level_for_filter == PGP_LOG_ERROR && strcmp(word, "error") == 0)
+		snprintf(last_error, sizeof(last_error), "%s", buf);
 	if (level_for_filter <= stderr_threshold) {
 		/* Data printed so far comes before the diagnostic. */
 		fflush(stdout);
@@ -148,6 +151,12 @@ pgp_hint(const char *fmt, ...)
 	va_start(ap, fmt);
 	emit((int) last_level, "hint", syslog_priorities[last_level], fmt, ap);
 	va_end(ap);
+}
+
+const char *
+pgp_log_last_error(void)
+{
+	return last_error;
 }
 
 int

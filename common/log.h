@@ -36,6 +36,9 @@ void pgp_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pgp_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pgp_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The text of the last error message (for state files); "" if none. */
+const char *pgp_log_last_error(void);
+
 /* git's idiom: log an error and return -1 in one line. */
 int pgp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -162,3 +162,32 @@ aws_cli() { /usr/bin/aws --endpoint-url "$S3_ENDPOINT" "$@"; }
 json_get() {
 	printf '%s' "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); v=$2; print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)" 2>&1
 }
+
+# A pgp-create cluster with data of every awkward kind, for backup tests:
+# pgbench tables, jsonb, bytea, a large object, a table with RLS.
+# Sets BDIR, BPORT, PGSERVICEFILE, PGPASSFILE; admin() runs psql as admin.
+backup_fixture() {
+	need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
+	BDIR=$(mktemp -d /tmp/pgpk.XXXXXX)
+	BPORT=$(free_port)
+	at_exit "pgp-create -c /dev/null --local '$BDIR' --stop; rm -rf '$BDIR'"
+	pgp-create -q -c /dev/null --local "$BDIR" --database shop --port "$BPORT" >/dev/null ||
+		{ echo "Bail out! pgp-create failed"; exit 1; }
+	export PGSERVICEFILE=$BDIR/pg_service.conf PGPASSFILE=$BDIR/pgpass
+	ADMIN="host=$BDIR/run port=$BPORT user=postgres dbname=postgres"
+	pgbench -q -i -s "${1:-1}" service=shop-migrator >/dev/null 2>&1 ||
+		{ echo "Bail out! pgbench -i failed"; exit 1; }
+	psql -X -q -v ON_ERROR_STOP=1 service=shop-migrator >/dev/null <<'SQL' || { echo "Bail out! fixture SQL failed"; exit 1; }
+CREATE TABLE docs (id int PRIMARY KEY, body jsonb, raw bytea);
+INSERT INTO docs SELECT g, jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g)), decode(md5(g::text), 'hex')
+  FROM generate_series(1, 5000) g;
+SELECT lo_from_bytea(0, 'a large object');
+CREATE TABLE tenant_docs (tenant int, body text);
+ALTER TABLE tenant_docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY per_tenant ON tenant_docs USING (tenant = current_setting('app.tenant', true)::int);
+INSERT INTO tenant_docs VALUES (1, 'one'), (2, 'two'), (3, 'three');
+SQL
+	# A re-run gives the backup role BYPASSRLS now that RLS is used.
+	pgp-create -q -c /dev/null --local "$BDIR" --database shop >/dev/null
+}
+admin() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$ADMIN" "$@"; }

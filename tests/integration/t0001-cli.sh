@@ -3,13 +3,13 @@
 # pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 . "$(dirname "$0")/lib.sh"
 
-implemented="pgp-create pgp-tune"
+implemented="pgp-create pgp-tune pgp-backup"
 for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	# pgp-alert speaks Nagios: a usage error is UNKNOWN (3), not CRITICAL (2).
 	usage=2
 	[ "$prog" = pgp-alert ] && usage=3
 	sub=
-	[ "$prog" = pgp-backup ] && sub=list
+	[ "$prog" = pgp-backup ] && sub="list --repo /nonexistent/pgp-test-repo"
 	[ "$prog" = pgp-create ] && sub="--database x"
 
 	run "$prog" --help
@@ -61,6 +61,6 @@ run pgp-backup frobnicate
 like "$ERR" 'unknown subcommand "frobnicate"' "pgp-backup names an unknown subcommand"
 run pgp-alert -c /dev/null
 like "$OUT" "^PGP-ALERT UNKNOWN" "pgp-alert prints a Nagios status line"
-run pgp-backup -q -c /dev/null list
+run pgp-alert -q -c /dev/null
 like "$ERR" "error" "errors still print under -q"
 done_testing

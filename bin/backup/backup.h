@@ -1,0 +1,101 @@
+/*
+ * pgp-backup's shared pieces.  A repository is a local directory or an
+ * S3 prefix, used through one small interface (repo.c); the jobs are in
+ * dump.c (backup), catalog.c (list, prune, state), restore.c (verify,
+ * restore).  Layout: <repo>/<database>/<id>/{dump.pgdump.gz,
+ * globals.sql.gz, manifest.json}; a backup without manifest.json does not
+ * exist.
+ */
+#ifndef PGP_BACKUP_H
+#define PGP_BACKUP_H
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "opt.h"
+
+#define MANIFEST "manifest.json"
+#define DUMP_OBJECT "dump.pgdump.gz"
+#define GLOBALS_OBJECT "globals.sql.gz"
+
+struct repo;
+struct repo_writer;
+
+struct repo_entry {
+	char *name;			/* relative to the repository root */
+	unsigned long long size;
+};
+
+/* repo.c */
+struct repo *repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint,
+		       const char *region);
+void repo_close(struct repo *r);
+const char *repo_url(const struct repo *r);
+struct repo_writer *repo_create(struct repo *r, const char *name);
+int repo_write(struct repo_writer *w, const void *data, size_t len);
+int repo_commit(struct repo_writer *w);		/* frees w */
+void repo_abort(struct repo_writer *w);		/* frees w */
+/* Stream an object to sink; 0, 1 when absent, -1 on error. */
+int repo_read(struct repo *r, const char *name, int (*sink)(void *, const void *, size_t), void *arg);
+int repo_read_all(struct repo *r, const char *name, char **data, size_t *len);
+int repo_put(struct repo *r, const char *name, const void *data, size_t len);
+int repo_list(struct repo *r, const char *prefix, struct repo_entry **entries, size_t *count);
+void repo_entries_free(struct repo_entry *e, size_t count);
+int repo_delete(struct repo *r, const char *name);
+
+/* One backup as its manifest describes it. */
+struct backup_info {
+	char id[32];
+	char database[128];
+	time_t time;
+	unsigned long long size;
+	struct json_object *manifest;	/* owned */
+};
+
+/* Options and state shared by the jobs. */
+struct backup_ctx {
+	const struct pgp_common *common;
+	const struct pgp_conf *conf;
+	struct repo *repo;
+	const char *database;		/* --database or from the connection */
+	const char *role;		/* pg_dump --role */
+	const char *state_dir;
+	const char *pg_bindir;
+	int compress_level;
+	int dry_run, clean, jobs, no_owner, restore_test, prune_after;
+	long long keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days;
+	struct pgp_connspec spec;
+	int have_spec;
+	const char *tmp_dir;
+};
+
+/* dump.c */
+int backup_run(struct backup_ctx *ctx);
+
+/* catalog.c */
+int catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **list, size_t *n);
+void catalog_free(struct backup_info *list, size_t n);
+/* Find ID or "latest"; index into list, or -1 (logged). */
+int catalog_find(const struct backup_info *list, size_t n, const char *id);
+int catalog_print(struct backup_ctx *ctx);
+int catalog_prune(struct backup_ctx *ctx, const char *database);
+int state_write(struct backup_ctx *ctx, const char *database, const char *result,
+		const char *id, const char *error);
+/* Lock file path for database in this repository; kind "backup" or "read". */
+void lock_path(const struct backup_ctx *ctx, const char *database, const char *kind, char *buf, size_t size);
+/* Take a lock or report busy; the fd, -1 busy (logged), -2 error. */
+int lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared);
+
+/* restore.c */
+int verify_backup(struct backup_ctx *ctx, const char *id);
+int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db);
+
+/* Helpers shared by the modules (dump.c). */
+const char *pg_tool(const struct backup_ctx *ctx, const char *name, int server_version);
+int child_env_for(PGconn *conn, char *conninfo, size_t size, const char *dbname);
+
+#endif

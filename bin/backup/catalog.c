@@ -1,0 +1,401 @@
+/*
+ * What a repository holds: backups are the directories with a manifest;
+ * list prints them, prune applies retention (count, age, and
+ * grandfather-father-son), and the state file tells pgp-alert about the
+ * last run without it having to touch the repository.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "atomicfile.h"
+#include "backup.h"
+#include "exitcodes.h"
+#include "json.h"
+#include "lock.h"
+#include "log.h"
+
+static time_t
+parse_id(const char *id)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strlen(id) != 16 || !strptime(id, "%Y%m%dT%H%M%SZ", &tm))
+		return (time_t) -1;
+	return timegm(&tm);
+}
+
+static int
+by_time_desc(const void *a, const void *b)
+{
+	const struct backup_info *x = a, *y = b;
+
+	return x->time < y->time ? 1 : x->time > y->time ? -1 : strcmp(y->database, x->database);
+}
+
+int
+catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **out, size_t *n)
+{
+	struct repo_entry *entries;
+	size_t count, cap = 0;
+	struct backup_info *list = NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (repo_list(ctx->repo, database ? database : "", &entries, &count) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		char db[128], id[32], *data;
+		size_t len;
+		struct json_object *m;
+		const char *slash1 = strchr(entries[i].name, '/'), *slash2;
+
+		/* <database>/<id>/manifest.json */
+		if (!slash1 || !(slash2 = strchr(slash1 + 1, '/')) || strcmp(slash2 + 1, MANIFEST) != 0 ||
+		    (size_t) (slash1 - entries[i].name) >= sizeof(db) || (size_t) (slash2 - slash1 - 1) >= sizeof(id))
+			continue;
+		snprintf(db, sizeof(db), "%.*s", (int) (slash1 - entries[i].name), entries[i].name);
+		snprintf(id, sizeof(id), "%.*s", (int) (slash2 - slash1 - 1), slash1 + 1);
+		if (parse_id(id) == (time_t) -1 || repo_read_all(ctx->repo, entries[i].name, &data, &len) != 0)
+			continue;
+		if (pgp_json_parse(data, len, entries[i].name, &m) < 0) {
+			free(data);
+			continue;
+		}
+		free(data);
+		if (*n == cap) {
+			struct backup_info *bigger = realloc(list, sizeof(*list) * (cap ? cap * 2 : 32));
+
+			if (!bigger) {
+				json_object_put(m);
+				break;
+			}
+			list = bigger;
+			cap = cap ? cap * 2 : 32;
+		}
+		memset(&list[*n], 0, sizeof(list[0]));
+		snprintf(list[*n].id, sizeof(list[0].id), "%s", id);
+		snprintf(list[*n].database, sizeof(list[0].database), "%s", db);
+		list[*n].time = parse_id(id);
+		list[*n].manifest = m;
+		{
+			struct json_object *objs = json_object_object_get(m, "objects");
+
+			for (size_t k = 0; objs && k < json_object_array_length(objs); k++)
+				list[*n].size += (unsigned long long) json_object_get_int64(
+					json_object_object_get(json_object_array_get_idx(objs, k), "size"));
+		}
+		(*n)++;
+	}
+	repo_entries_free(entries, count);
+	if (*n > 1)
+		qsort(list, *n, sizeof(*list), by_time_desc);
+	*out = list;
+	return 0;
+}
+
+void
+catalog_free(struct backup_info *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_object_put(list[i].manifest);
+	free(list);
+}
+
+int
+catalog_find(const struct backup_info *list, size_t n, const char *id)
+{
+	if (n == 0) {
+		pgp_error("the repository holds no backup");
+		return -1;
+	}
+	if (!strcmp(id, "latest")) {
+		for (size_t i = 1; i < n; i++)
+			if (strcmp(list[i].database, list[0].database) != 0) {
+				pgp_error("the repository holds backups of several databases: say which "
+					  "(verify: --database, restore: --from)");
+				return -1;
+			}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(list[i].id, id))
+			return (int) i;
+	pgp_error("no backup \"%s\" in the repository (a backup without a manifest does not count)", id);
+	return -1;
+}
+
+static void
+rfc3339(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+catalog_print(struct backup_ctx *ctx)
+{
+	struct backup_info *list;
+	size_t n;
+	time_t now = time(NULL);
+	char t[32];
+
+	if (catalog_load(ctx, ctx->database, &list, &n) < 0)
+		return PGP_EXIT_FAILED;
+	if (ctx->common->format && !strcmp(ctx->common->format, "json")) {
+		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+		struct json_object *last = NULL;
+
+		if (n > 0) {
+			last = json_object_new_object();
+			json_object_object_add(last, "id", pgp_json_cstring(list[0].id));
+			json_object_object_add(last, "age_s", json_object_new_int64((long long) (now - list[0].time)));
+		}
+		json_object_object_add(o, "last_good", last);
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *b = json_object_new_object();
+
+			rfc3339(list[i].time, t, sizeof(t));
+			json_object_object_add(b, "id", pgp_json_cstring(list[i].id));
+			json_object_object_add(b, "database", pgp_json_cstring(list[i].database));
+			json_object_object_add(b, "time", pgp_json_cstring(t));
+			json_object_object_add(b, "size", json_object_new_int64((long long) list[i].size));
+			json_object_object_add(b, "status", pgp_json_cstring("ok"));
+			json_object_array_add(arr, b);
+		}
+		json_object_object_add(o, "backups", arr);
+		pgp_json_print(stdout, o, 1);
+		json_object_put(o);
+	} else {
+		printf("%-18s %-20s %-22s %14s  %s\n", "ID", "DATABASE", "TIME", "SIZE", "STATUS");
+		for (size_t i = 0; i < n; i++) {
+			rfc3339(list[i].time, t, sizeof(t));
+			printf("%-18s %-20s %-22s %14llu  ok\n", list[i].id, list[i].database, t, list[i].size);
+		}
+	}
+	catalog_free(list, n);
+	return PGP_EXIT_OK;
+}
+
+/* Period keys for grandfather-father-son: day, ISO week, month. */
+static void
+period(time_t t, const char *fmt, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, fmt, &tm);
+}
+
+/*
+ * Which backups to keep: the newest always; the newest N (keep_last);
+ * those younger than max_age_days; the newest of each of the last N days,
+ * ISO weeks and months.  With no rule at all, everything is kept.
+ */
+static void
+mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n, int *keep)
+{
+	static const char *const fmts[3] = {"%Y-%m-%d", "%G-W%V", "%Y-%m"};
+	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly};
+	time_t now = time(NULL);
+	int any_rule = ctx->keep_last > 0 || ctx->max_age_days > 0 || limits[0] > 0 || limits[1] > 0 ||
+		limits[2] > 0;
+
+	for (size_t i = 0; i < n; i++)
+		keep[i] = !any_rule || i == 0 || (long long) i < ctx->keep_last ||
+			(ctx->max_age_days > 0 && now - list[i].time < ctx->max_age_days * 86400);
+	for (int p = 0; p < 3; p++) {
+		char last[32] = "", cur[32];
+		long long seen = 0;
+
+		for (size_t i = 0; i < n && seen < limits[p]; i++) {
+			period(list[i].time, fmts[p], cur, sizeof(cur));
+			if (strcmp(cur, last) == 0)
+				continue;	/* an older backup of a period already kept */
+			snprintf(last, sizeof(last), "%s", cur);
+			keep[i] = 1;
+			seen++;
+		}
+	}
+}
+
+static int
+delete_backup(struct backup_ctx *ctx, const struct backup_info *b)
+{
+	struct repo_entry *entries;
+	size_t count;
+	char prefix[256], manifest[256];
+	int rc;
+
+	/* The manifest goes first: from then on the backup does not exist. */
+	snprintf(prefix, sizeof(prefix), "%s/%s/", b->database, b->id);
+	snprintf(manifest, sizeof(manifest), "%s%s", prefix, MANIFEST);
+	if (repo_delete(ctx->repo, manifest) < 0)
+		return -1;
+	prefix[strlen(prefix) - 1] = '\0';
+	if (repo_list(ctx->repo, prefix, &entries, &count) < 0)
+		return -1;
+	rc = 0;
+	for (size_t i = 0; i < count; i++)
+		if (repo_delete(ctx->repo, entries[i].name) < 0)
+			rc = -1;
+	repo_entries_free(entries, count);
+	return rc;
+}
+
+int
+catalog_prune(struct backup_ctx *ctx, const char *database)
+{
+	struct backup_info *list;
+	size_t n;
+	int *keep, readers, rc = 0, deleted = 0;
+
+	/* Never delete what a restore or verify is reading. */
+	readers = lock_take(ctx, database, "read", 0);
+	if (readers < 0)
+		return readers == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
+	if (catalog_load(ctx, database, &list, &n) < 0) {
+		close(readers);
+		return PGP_EXIT_FAILED;
+	}
+	keep = calloc(n ? n : 1, sizeof(*keep));
+	if (!keep) {
+		catalog_free(list, n);
+		close(readers);
+		return PGP_EXIT_FAILED;
+	}
+	mark_keep(ctx, list, n, keep);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i])
+			continue;
+		if (ctx->dry_run) {
+			printf("would delete %s/%s\n", list[i].database, list[i].id);
+			continue;
+		}
+		if (delete_backup(ctx, &list[i]) < 0) {
+			rc = PGP_EXIT_FAILED;
+			continue;
+		}
+		deleted++;
+		pgp_info("pruned %s/%s", list[i].database, list[i].id);
+	}
+	if (!ctx->dry_run && pgp_log_enabled(PGP_LOG_INFO) && n)
+		pgp_info("prune: kept %zu, deleted %d", n - (size_t) deleted, deleted);
+	free(keep);
+	catalog_free(list, n);
+	close(readers);
+	return rc;
+}
+
+void
+lock_path(const struct backup_ctx *ctx, const char *database, const char *kind, char *buf, size_t size)
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	const char *url = repo_url(ctx->repo);
+
+	/* One lock per database and repository: the repository by its hash. */
+	SHA256((const unsigned char *) url, strlen(url), d);
+	snprintf(buf, size, "%s/%s-%s-%02x%02x%02x%02x.lock", ctx->state_dir, kind, database, d[0], d[1], d[2], d[3]);
+}
+
+int
+lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared)
+{
+	char path[1024];
+	pid_t holder = 0;
+	int fd;
+
+	if (mkdir(ctx->state_dir, 0755) != 0 && errno != EEXIST) {
+		pgp_error("cannot create state directory \"%s\": %s", ctx->state_dir, strerror(errno));
+		return -2;
+	}
+	lock_path(ctx, database, kind, path, sizeof(path));
+	if (shared) {
+		/* Readers share: several restores may run, prune waits for none. */
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) != 0) {
+			if (fd >= 0)
+				close(fd);
+			pgp_error("busy: a prune of %s in %s is running", database, repo_url(ctx->repo));
+			return -1;
+		}
+		return fd;
+	}
+	switch (pgp_lock_try(path, &fd, &holder)) {
+	case PGP_LOCK_TAKEN:
+		return fd;
+	case PGP_LOCK_BUSY:
+		if (!strcmp(kind, "backup"))
+			pgp_error("busy: another backup of %s into %s is running (pid %ld)", database,
+				  repo_url(ctx->repo), (long) holder);
+		else
+			pgp_error("busy: a restore or verify of %s is reading %s", database, repo_url(ctx->repo));
+		return -1;
+	default:
+		return -2;
+	}
+}
+
+int
+state_write(struct backup_ctx *ctx, const char *database, const char *result, const char *id,
+	    const char *error)
+{
+	char path[1024], now[32], *old = NULL;
+	struct json_object *prev = NULL, *o = json_object_new_object();
+	const char *text;
+	int rc;
+
+	if (mkdir(ctx->state_dir, 0755) != 0 && errno != EEXIST)
+		return pgp_fail("cannot create state directory \"%s\": %s", ctx->state_dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/backup-%s.json", ctx->state_dir, database);
+	/* Keep the last good backup across failed runs. */
+	if (access(path, F_OK) == 0 && pgp_read_file(path, &old, NULL) == 0)
+		pgp_json_parse(old, strlen(old), path, &prev);
+	free(old);
+	rfc3339(time(NULL), now, sizeof(now));
+	json_object_object_add(o, "database", pgp_json_cstring(database));
+	json_object_object_add(o, "repo", pgp_json_cstring(repo_url(ctx->repo)));
+	json_object_object_add(o, "last_run_time", pgp_json_cstring(now));
+	json_object_object_add(o, "last_run_result", pgp_json_cstring(result));
+	if (id) {
+		json_object_object_add(o, "last_good_id", pgp_json_cstring(id));
+		json_object_object_add(o, "last_good_time", pgp_json_cstring(now));
+	} else {
+		struct json_object *v;
+
+		json_object_object_add(o, "last_good_id", prev && json_object_object_get_ex(prev, "last_good_id", &v)
+				       ? json_object_get(v) : NULL);
+		json_object_object_add(o, "last_good_time", prev && json_object_object_get_ex(prev, "last_good_time", &v)
+				       ? json_object_get(v) : NULL);
+	}
+	json_object_object_add(o, "last_error", pgp_json_cstring(error));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	{
+		size_t len = strlen(text);
+		char *line = malloc(len + 2);
+
+		if (!line) {
+			json_object_put(o);
+			json_object_put(prev);
+			return pgp_fail("out of memory");
+		}
+		memcpy(line, text, len);
+		memcpy(line + len, "\n", 2);
+		rc = pgp_atomic_write(path, line, len + 1, 0644);
+		free(line);
+	}
+	json_object_put(o);
+	json_object_put(prev);
+	return rc;
+}

@@ -1,0 +1,511 @@
+/*
+ * Taking a backup.  pg_dump -Fc -Z0 runs in a snapshot this process
+ * exported, its output streams through zlib (gzip format, done here) and
+ * SHA-256 into the repository with no full-size temporary file, and the
+ * per-table row counts are taken in the same snapshot.  The manifest is
+ * written last: until it exists the backup does not, so a failure at any
+ * step leaves nothing that list, restore or prune would take for a backup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <openssl/evp.h>
+
+#include "backup.h"
+#include "exitcodes.h"
+#include "json.h"
+#include "log.h"
+#include "sql.h"
+#include "version.h"
+
+struct object_info {
+	char name[64];
+	unsigned long long size, raw_size;
+	char sha256[65];
+};
+
+/* zlib + SHA-256 + repository writer, fed chunk by chunk. */
+struct stream {
+	z_stream z;
+	EVP_MD_CTX *md;
+	struct repo_writer *w;
+	unsigned long long raw, stored;
+	unsigned char out[256 * 1024];
+	int failed;
+};
+
+const char *
+pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
+{
+	static char path[512];
+
+	if (ctx->pg_bindir) {
+		snprintf(path, sizeof(path), "%s/%s", ctx->pg_bindir, name);
+		return path;
+	}
+	/* pg_dump must be at least the server's version. */
+	snprintf(path, sizeof(path), "/usr/lib/postgresql/%d/bin/%s", server_version / 10000, name);
+	if (access(path, X_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "/usr/lib/postgresql/15/bin/%s", name);
+	return access(path, X_OK) == 0 ? path : name;
+}
+
+/*
+ * A connection string for a child (pg_dump, pg_restore) equal to conn's,
+ * for dbname, without the password: that goes through the child's
+ * environment (PGPASSWORD), never its argv.  Returns 1 when the password
+ * must be passed, 0 when not, -1 when it does not fit.
+ */
+int
+child_env_for(PGconn *conn, char *conninfo, size_t size, const char *dbname)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	int needs_password = 0;
+
+	conninfo[0] = '\0';
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !*o->val || !strcmp(o->keyword, "dbname"))
+			continue;
+		if (!strcmp(o->keyword, "password")) {
+			needs_password = 1;
+			continue;
+		}
+		if (pgp_conninfo_append(conninfo, size, o->keyword, o->val) < 0) {
+			PQconninfoFree(opts);
+			return -1;
+		}
+	}
+	PQconninfoFree(opts);
+	if (pgp_conninfo_append(conninfo, size, "dbname", dbname ? dbname : PQdb(conn)) < 0)
+		return -1;
+	return needs_password;
+}
+
+static int
+stream_flush(struct stream *s, int flush)
+{
+	do {
+		size_t have;
+		int zrc;
+
+		s->z.next_out = s->out;
+		s->z.avail_out = sizeof(s->out);
+		zrc = deflate(&s->z, flush);
+		if (zrc == Z_STREAM_ERROR)
+			return pgp_fail("zlib: %s", s->z.msg ? s->z.msg : "stream error");
+		have = sizeof(s->out) - s->z.avail_out;
+		if (have) {
+			EVP_DigestUpdate(s->md, s->out, have);
+			s->stored += have;
+			if (repo_write(s->w, s->out, have) < 0)
+				return -1;
+		}
+	} while (s->z.avail_out == 0);
+	return 0;
+}
+
+static int
+stream_feed(struct stream *s, const void *data, size_t len)
+{
+	s->z.next_in = (unsigned char *) data;
+	s->z.avail_in = (unsigned) len;
+	s->raw += len;
+	return stream_flush(s, Z_NO_FLUSH);
+}
+
+/*
+ * Run argv with stdout into a stream to the repository object name.
+ * stderr is kept in a temporary file and shown when the command fails.
+ */
+static int
+stream_command(struct backup_ctx *ctx, char *const argv[], const char *password, const char *name,
+	       struct object_info *info)
+{
+	struct stream s;
+	char errpath[] = "/tmp/pgp-backup.stderr.XXXXXX", buf[65536];
+	unsigned char digest[32];
+	int pipefd[2], errfd, status, rc = -1;
+	pid_t pid;
+	const char *what = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	memset(&s, 0, sizeof(s));
+	if (deflateInit2(&s.z, ctx->compress_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return pgp_fail("zlib: cannot start compression");
+	s.md = EVP_MD_CTX_new();
+	errfd = mkstemp(errpath);
+	if (!s.md || errfd < 0 || pipe(pipefd) != 0 || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL)) {
+		pgp_error("cannot set up %s: %s", what, strerror(errno));
+		goto cleanup_early;
+	}
+	unlink(errpath);
+	s.w = repo_create(ctx->repo, name);
+	if (!s.w) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		goto cleanup_early;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		dup2(in, 0);
+		dup2(pipefd[1], 1);
+		dup2(errfd, 2);
+		close(pipefd[0]);
+		if (password)
+			setenv("PGPASSWORD", password, 1);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		pgp_error("cannot fork: %s", strerror(errno));
+		repo_abort(s.w);
+		goto cleanup_early;
+	}
+	for (;;) {
+		ssize_t n = read(pipefd[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!s.failed && stream_feed(&s, buf, (size_t) n) < 0) {
+			s.failed = 1;
+			/* Stop the producer: nothing it writes can be stored. */
+			kill(pid, SIGTERM);
+		}
+	}
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!s.failed && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		char msg[1024] = "";
+		ssize_t n = pread(errfd, msg, sizeof(msg) - 1, 0);
+
+		if (n > 0) {
+			msg[n] = '\0';
+			msg[strcspn(msg, "\n")] = '\0';
+		}
+		if (WIFSIGNALED(status))
+			pgp_error("%s was killed by signal %d%s%s", what, WTERMSIG(status), *msg ? ": " : "", msg);
+		else
+			pgp_error("%s failed (exit %d)%s%s", what, WEXITSTATUS(status), *msg ? ": " : "", msg);
+		s.failed = 1;
+	}
+	if (!s.failed && stream_flush(&s, Z_FINISH) < 0)
+		s.failed = 1;
+	if (s.failed) {
+		repo_abort(s.w);
+		goto cleanup;
+	}
+	if (repo_commit(s.w) < 0)
+		goto cleanup;
+	EVP_DigestFinal_ex(s.md, digest, NULL);
+	snprintf(info->name, sizeof(info->name), "%s", strrchr(name, '/') + 1);
+	info->size = s.stored;
+	info->raw_size = s.raw;
+	for (int i = 0; i < 32; i++)
+		snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
+	rc = 0;
+cleanup:
+	deflateEnd(&s.z);
+	EVP_MD_CTX_free(s.md);
+	close(errfd);
+	return rc;
+cleanup_early:
+	deflateEnd(&s.z);
+	EVP_MD_CTX_free(s.md);
+	if (errfd >= 0)
+		close(errfd);
+	return -1;
+}
+
+/* The role pgp-create's backup role dumps as: <db>_owner, for <db>_backup. */
+static char *
+detect_role(PGconn *conn)
+{
+	PGresult *res = PQexec(conn,
+		"SELECT g.rolname FROM pg_catalog.pg_auth_members m"
+		" JOIN pg_catalog.pg_roles g ON g.oid = m.roleid"
+		" JOIN pg_catalog.pg_roles u ON u.oid = m.member"
+		" WHERE u.rolname = current_user AND current_user::text LIKE '%\\_backup'"
+		" AND g.rolname = regexp_replace(current_user::text, '_backup$', '_owner')");
+	char *role = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		role = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return role;
+}
+
+/* Row counts of every table, in the dump's snapshot. */
+static struct json_object *
+count_rows(PGconn *conn)
+{
+	PGresult *res = pgp_conn_query(conn,
+		"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+		" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+		" WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+		" AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
+		" ORDER BY 1, 2", 0, NULL);
+	struct json_object *tables = json_object_new_array();
+
+	if (!res)
+		return NULL;
+	for (int i = 0; i < PQntuples(res); i++) {
+		char *sql = pgp_sql_build(conn, "SELECT count(*) FROM %I.%I", PQgetvalue(res, i, 0),
+					  PQgetvalue(res, i, 1));
+		PGresult *c = sql ? pgp_conn_query(conn, sql, 0, NULL) : NULL;
+		struct json_object *t = json_object_new_object();
+
+		free(sql);
+		if (!c) {
+			json_object_put(t);
+			json_object_put(tables);
+			PQclear(res);
+			return NULL;
+		}
+		json_object_object_add(t, "schema", pgp_json_cstring(PQgetvalue(res, i, 0)));
+		json_object_object_add(t, "table", pgp_json_cstring(PQgetvalue(res, i, 1)));
+		json_object_object_add(t, "rows", json_object_new_int64(atoll(PQgetvalue(c, 0, 0))));
+		json_object_array_add(tables, t);
+		PQclear(c);
+	}
+	PQclear(res);
+	return tables;
+}
+
+static void
+rfc3339(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static struct json_object *
+object_json(const struct object_info *o)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "name", pgp_json_cstring(o->name));
+	json_object_object_add(j, "size", json_object_new_int64((long long) o->size));
+	json_object_object_add(j, "raw_size", json_object_new_int64((long long) o->raw_size));
+	json_object_object_add(j, "sha256", pgp_json_cstring(o->sha256));
+	return j;
+}
+
+static char *
+manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const char *db,
+	      time_t start, time_t end, const struct object_info *objs, int nobjs,
+	      struct json_object *tables, const char *role)
+{
+	struct json_object *m = json_object_new_object(), *list = json_object_new_array();
+	struct json_object *comp = json_object_new_object();
+	char t[32];
+	char *text;
+
+	json_object_object_add(m, "format", pgp_json_cstring("pgp-backup/1"));
+	json_object_object_add(m, "id", pgp_json_cstring(id));
+	json_object_object_add(m, "database", pgp_json_cstring(db));
+	json_object_object_add(m, "server_version", pgp_json_cstring(PQparameterStatus(conn, "server_version")));
+	rfc3339(start, t, sizeof(t));
+	json_object_object_add(m, "start_time", pgp_json_cstring(t));
+	rfc3339(end, t, sizeof(t));
+	json_object_object_add(m, "end_time", pgp_json_cstring(t));
+	json_object_object_add(m, "duration_s", json_object_new_int64((long long) (end - start)));
+	json_object_object_add(m, "tool", pgp_json_cstring("pgp-backup " PGP_VERSION));
+	json_object_object_add(comp, "algorithm", pgp_json_cstring("gzip"));
+	json_object_object_add(comp, "level", json_object_new_int(ctx->compress_level));
+	json_object_object_add(m, "compression", comp);
+	json_object_object_add(m, "dump_format", pgp_json_cstring("pg_dump -Fc -Z0, gzip-compressed"));
+	json_object_object_add(m, "role", pgp_json_cstring(role));
+	for (int i = 0; i < nobjs; i++)
+		json_object_array_add(list, object_json(&objs[i]));
+	json_object_object_add(m, "objects", list);
+	json_object_object_add(m, "tables", json_object_get(tables));
+	json_object_object_add(m, "status", pgp_json_cstring("ok"));
+	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		text = NULL;
+	json_object_put(m);
+	return text;
+}
+
+/* A new id: the UTC time, one second later when that one is taken. */
+static void
+new_id(struct backup_ctx *ctx, const char *db, time_t *when, char *id, size_t size)
+{
+	for (;;) {
+		struct tm tm;
+		char name[256];
+		char *data;
+		size_t len;
+
+		*when = time(NULL);
+		gmtime_r(when, &tm);
+		strftime(id, size, "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, MANIFEST);
+		if (repo_read_all(ctx->repo, name, &data, &len) != 0)
+			return;
+		free(data);
+		sleep(1);
+	}
+}
+
+/* Remove the objects of a failed backup: nothing partial stays visible. */
+static void
+remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
+{
+	static const char *const names[] = {DUMP_OBJECT, GLOBALS_OBJECT};
+	char name[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, names[i]);
+		repo_delete(ctx->repo, name);
+	}
+}
+
+static int
+take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t esize)
+{
+	char id[32], snapshot[128], conninfo[4096], name[256], lvl[8];
+	const char *password = NULL;
+	struct object_info objs[2];
+	struct json_object *tables = NULL;
+	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL;
+	int version = PQserverVersion(conn), rc = -1, needs_pw;
+	time_t start, end;
+	PGresult *res;
+
+	new_id(ctx, db, &start, id, sizeof(id));
+	if (pgp_conn_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") < 0)
+		goto done;
+	if (role) {
+		char *sql = pgp_sql_build(conn, "SET LOCAL ROLE %I", role);
+
+		if (!sql || pgp_conn_exec(conn, sql) < 0) {
+			free(sql);
+			goto done;
+		}
+		free(sql);
+	}
+	res = pgp_conn_query(conn, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
+	if (!res)
+		goto done;
+	snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	needs_pw = child_env_for(conn, conninfo, sizeof(conninfo), NULL);
+	if (needs_pw < 0) {
+		pgp_error("connection string too long");
+		goto done;
+	}
+	if (needs_pw)
+		password = PQpass(conn);
+	pgp_info("backup %s of %s into %s%s%s", id, db, repo_url(ctx->repo), role ? " as role " : "",
+		 role ? role : "");
+	{
+		char snaparg[160], rolearg[200];
+		char *argv[] = {(char *) pg_tool(ctx, "pg_dump", version), (char *) "-Fc", (char *) "-Z0",
+			snaparg, (char *) "-d", conninfo, role ? rolearg : NULL, NULL};
+
+		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
+		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
+		if (stream_command(ctx, argv, password, name, &objs[0]) < 0)
+			goto fail;
+	}
+	if (!(tables = count_rows(conn)))
+		goto fail;
+	pgp_conn_exec(conn, "COMMIT");
+	{
+		char *argv[] = {(char *) pg_tool(ctx, "pg_dumpall", version), (char *) "--globals-only",
+			(char *) "--no-role-passwords", (char *) "-d", conninfo, (char *) "-l", (char *) db, NULL};
+
+		/* pg_dumpall reads globals through the database pg_hba lets us into. */
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, GLOBALS_OBJECT);
+		if (stream_command(ctx, argv, password, name, &objs[1]) < 0)
+			goto fail;
+	}
+	end = time(NULL);
+	snprintf(lvl, sizeof(lvl), "%d", ctx->compress_level);
+	manifest = manifest_text(ctx, conn, id, db, start, end, objs, 2, tables, role);
+	snprintf(name, sizeof(name), "%s/%s/%s", db, id, MANIFEST);
+	if (!manifest || repo_put(ctx->repo, name, manifest, strlen(manifest)) < 0)
+		goto fail;
+	if (!ctx->common->format || strcmp(ctx->common->format, "json") != 0) {
+		if (pgp_log_enabled(PGP_LOG_INFO))
+			printf("backup %s of %s: %llu bytes (%llu before compression) in %lld s\n", id, db,
+			       objs[0].size + objs[1].size, objs[0].raw_size + objs[1].raw_size,
+			       (long long) (end - start));
+	} else
+		printf("%s\n", manifest);
+	state_write(ctx, db, "ok", id, NULL);
+	rc = 0;
+	goto done;
+fail:
+	remove_objects(ctx, db, id);
+done:
+	if (rc < 0)
+		snprintf(error, esize, "%s", *pgp_log_last_error() ? pgp_log_last_error() : "backup failed");
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	json_object_put(tables);
+	free(manifest);
+	free(role);
+	(void) lvl;
+	return rc;
+}
+
+int
+backup_run(struct backup_ctx *ctx)
+{
+	PGconn *conn;
+	char db[128], error[256] = "";
+	int lock, rc;
+
+	if (!ctx->have_spec) {
+		pgp_error("backup needs a database: -d CONNINFO, -t TARGET or backup.target");
+		return PGP_EXIT_USAGE;
+	}
+	conn = pgp_conn_open(&ctx->spec, ctx->database);
+	if (!conn) {
+		if (ctx->database)
+			state_write(ctx, ctx->database, "failed", NULL, "server unreachable");
+		return PGP_EXIT_UNREACHABLE;
+	}
+	snprintf(db, sizeof(db), "%s", PQdb(conn));
+	/* A cron overlap: the second run stops at once. */
+	lock = lock_take(ctx, db, "backup", 0);
+	if (lock < 0) {
+		pgp_conn_close(conn);
+		return lock == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
+	}
+	rc = take(ctx, conn, db, error, sizeof(error));
+	pgp_conn_close(conn);
+	if (rc < 0) {
+		state_write(ctx, db, "failed", NULL, error);
+		close(lock);
+		return PGP_EXIT_FAILED;
+	}
+	/* Retention runs only after a good backup, never after a failed one. */
+	if (ctx->prune_after && catalog_prune(ctx, db) != 0)
+		rc = PGP_EXIT_FAILED;
+	close(lock);
+	return rc < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
+}

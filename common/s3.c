@@ -1,0 +1,728 @@
+/*
+ * S3 over libcurl: see s3.h for what this adds to CURLOPT_AWS_SIGV4.
+ */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "log.h"
+#include "s3.h"
+
+#define MIN_PART (5u * 1024 * 1024)
+#define MAX_ERROR_BODY 65536
+
+struct pgp_s3 {
+	struct pgp_s3_config cfg;
+	char *endpoint, *region, *bucket, *access_key, *secret_key;
+	CURL *curl;
+};
+
+struct pgp_s3_upload {
+	struct pgp_s3 *s3;
+	char *key;
+	unsigned char *buf;
+	size_t used, part_size;
+	char *upload_id;		/* NULL until the first full part */
+	char **etags;
+	int parts;
+	int failed;
+};
+
+/* One request, and what came back. */
+struct request {
+	const char *method;
+	const char *key;		/* NULL: the bucket itself */
+	const char *query;		/* canonical already, or NULL */
+	const void *body;
+	size_t body_len;
+	const char *content_type;
+	int (*sink)(void *arg, const void *data, size_t len);
+	void *sink_arg;
+	/* out */
+	long status;
+	char etag[256];
+	char *response;			/* body, when not sunk (NUL-terminated) */
+	size_t response_len;
+	int sunk;			/* bytes went to the sink: no retry */
+	CURL *curl;
+	int sink_failed;
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct pgp_s3 *
+pgp_s3_open(const struct pgp_s3_config *cfg)
+{
+	struct pgp_s3 *s3 = calloc(1, sizeof(*s3));
+
+	if (!s3)
+		return NULL;
+	s3->cfg = *cfg;
+	s3->endpoint = dup_or_null(cfg->endpoint);
+	s3->region = strdup(cfg->region ? cfg->region : "us-east-1");
+	s3->bucket = strdup(cfg->bucket);
+	s3->access_key = dup_or_null(cfg->access_key);
+	s3->secret_key = dup_or_null(cfg->secret_key);
+	if (s3->cfg.attempts < 1)
+		s3->cfg.attempts = 4;
+	if (s3->cfg.connect_timeout < 1)
+		s3->cfg.connect_timeout = 10;
+	if (s3->cfg.stall_timeout < 1)
+		s3->cfg.stall_timeout = 60;
+	if (s3->cfg.part_size < MIN_PART)
+		s3->cfg.part_size = 8u * 1024 * 1024;
+	s3->curl = curl_easy_init();
+	if (!s3->curl || !s3->region || !s3->bucket) {
+		pgp_s3_close(s3);
+		pgp_error("cannot initialise libcurl");
+		return NULL;
+	}
+	if (!s3->access_key || !s3->secret_key) {
+		pgp_s3_close(s3);
+		pgp_error("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+			  "or backup.s3_access_key_file and backup.s3_secret_key_file");
+		return NULL;
+	}
+	return s3;
+}
+
+void
+pgp_s3_close(struct pgp_s3 *s3)
+{
+	if (!s3)
+		return;
+	if (s3->curl)
+		curl_easy_cleanup(s3->curl);
+	if (s3->secret_key)
+		explicit_bzero(s3->secret_key, strlen(s3->secret_key));
+	free(s3->endpoint);
+	free(s3->region);
+	free(s3->bucket);
+	free(s3->access_key);
+	free(s3->secret_key);
+	free(s3);
+}
+
+/* RFC 3986 percent-encoding; keep_slash for object keys in paths. */
+static void
+uri_encode(FILE *out, const char *s, int keep_slash)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char) *s;
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
+			fputc(c, out);
+		else
+			fprintf(out, "%%%02X", c);
+	}
+}
+
+/* Path-style with a custom endpoint; virtual-hosted on AWS. */
+static char *
+make_url(const struct pgp_s3 *s3, const char *key, const char *query)
+{
+	char *url = NULL;
+	size_t size;
+	FILE *f = open_memstream(&url, &size);
+
+	if (!f)
+		return NULL;
+	if (s3->endpoint) {
+		size_t n = strlen(s3->endpoint);
+
+		fprintf(f, "%.*s/", (int) (n && s3->endpoint[n - 1] == '/' ? n - 1 : n), s3->endpoint);
+		uri_encode(f, s3->bucket, 0);
+		fputc('/', f);
+	} else
+		fprintf(f, "https://%s.s3.%s.amazonaws.com/", s3->bucket, s3->region);
+	if (key)
+		uri_encode(f, key, 1);
+	if (query)
+		fprintf(f, "?%s", query);
+	fclose(f);
+	return url;
+}
+
+static void
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, len, d);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct request *r = arg;
+	size_t len = size * n;
+
+	if (len > 5 && strncasecmp(buf, "ETag:", 5) == 0) {
+		const char *v = buf + 5;
+		size_t vl;
+
+		while (*v == ' ')
+			v++;
+		vl = strcspn(v, "\r\n");
+		if (vl < sizeof(r->etag)) {
+			memcpy(r->etag, v, vl);
+			r->etag[vl] = '\0';
+		}
+	}
+	return len;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct request *r = arg;
+	size_t len = size * n;
+
+	/* The headers are in when the body starts: the status is known. */
+	if (!r->status)
+		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	/* Only a successful response goes to the sink; errors are kept. */
+	if (r->sink && r->status >= 200 && r->status < 300) {
+		r->sunk = 1;
+		if (r->sink(r->sink_arg, data, len) < 0) {
+			r->sink_failed = 1;
+			return 0;
+		}
+		return len;
+	}
+	if (r->response_len + len > MAX_ERROR_BODY * 16)
+		return len;	/* keep what we have; an S3 error body is small */
+	{
+		char *bigger = realloc(r->response, r->response_len + len + 1);
+
+		if (!bigger)
+			return 0;
+		r->response = bigger;
+		memcpy(r->response + r->response_len, data, len);
+		r->response_len += len;
+		r->response[r->response_len] = '\0';
+	}
+	return len;
+}
+
+/* The text of <tag>...</tag> in xml (first match), malloc'd, entities decoded. */
+static char *
+xml_value(const char *xml, const char *tag, const char **after)
+{
+	char open[64], close[64];
+	const char *a, *b;
+	char *out, *o;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (!xml || !(a = strstr(xml, open)))
+		return NULL;
+	a += strlen(open);
+	if (!(b = strstr(a, close)))
+		return NULL;
+	if (after)
+		*after = b + strlen(close);
+	out = o = malloc((size_t) (b - a) + 1);
+	if (!out)
+		return NULL;
+	while (a < b) {
+		static const struct { const char *ent; char c; } ents[] = {
+			{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}
+		};
+		int done = 0;
+
+		for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
+			size_t l = strlen(ents[i].ent);
+
+			if ((size_t) (b - a) >= l && strncmp(a, ents[i].ent, l) == 0) {
+				*o++ = ents[i].c;
+				a += l;
+				done = 1;
+			}
+		}
+		if (!done)
+			*o++ = *a++;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+transient(CURLcode rc, long status)
+{
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_PARTIAL_FILE ||
+	    rc == CURLE_COULDNT_RESOLVE_HOST)
+		return 1;
+	return rc == CURLE_OK && (status >= 500 || status == 429 || status == 408);
+}
+
+/* One try of a request. */
+static CURLcode
+attempt(struct pgp_s3 *s3, struct request *r, char *errbuf)
+{
+	char hash[65], header[128], sigv4[128];
+	struct curl_slist *headers = NULL;
+	char *url = make_url(s3, r->key, r->query);
+	CURL *c = s3->curl;
+	CURLcode rc;
+
+	if (!url)
+		return CURLE_OUT_OF_MEMORY;
+	free(r->response);
+	r->response = NULL;
+	r->response_len = 0;
+	r->status = 0;
+	r->etag[0] = '\0';
+	curl_easy_reset(c);
+	r->curl = c;
+	errbuf[0] = '\0';
+	sha256_hex(r->body ? r->body : "", r->body_len, hash);
+	snprintf(header, sizeof(header), "x-amz-content-sha256: %s", hash);
+	headers = curl_slist_append(headers, header);
+	headers = curl_slist_append(headers, "Expect:");	/* no 100-continue round trip */
+	if (r->content_type) {
+		snprintf(header, sizeof(header), "Content-Type: %s", r->content_type);
+		headers = curl_slist_append(headers, header);
+	}
+	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s3->region);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+	curl_easy_setopt(c, CURLOPT_USERNAME, s3->access_key);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, s3->secret_key);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, s3->cfg.connect_timeout);
+	/* Never hang: a transfer that moves nothing for this long fails. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s3->cfg.stall_timeout);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	if (!strcmp(r->method, "GET"))
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	else if (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) r->body_len);
+	} else
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(headers);
+	free(url);
+	return rc;
+}
+
+/*
+ * A request with retries on transient failures.  0 when the status is
+ * 2xx, else -1 after logging what S3 said (never a secret).
+ */
+static int
+perform(struct pgp_s3 *s3, struct request *r, int quiet_status)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode rc = CURLE_OK;
+
+	for (int i = 0; i < s3->cfg.attempts; i++) {
+		if (i > 0) {
+			pgp_debug("S3 %s %s: retrying (%s)", r->method, r->key ? r->key : "",
+				  rc != CURLE_OK ? (*errbuf ? errbuf : curl_easy_strerror(rc)) : "server error");
+			usleep((useconds_t) (250000u << (i - 1)));
+		}
+		rc = attempt(s3, r, errbuf);
+		if (r->sink_failed)
+			return -1;
+		if (r->sunk || !transient(rc, r->status))
+			break;
+	}
+	if (rc != CURLE_OK) {
+		pgp_error("S3 %s s3://%s/%s: %s", r->method, s3->bucket, r->key ? r->key : "",
+			  *errbuf ? errbuf : curl_easy_strerror(rc));
+		return -1;
+	}
+	if (r->status >= 200 && r->status < 300)
+		return 0;
+	if (r->status != quiet_status) {
+		char *code = xml_value(r->response, "Code", NULL), *msg = xml_value(r->response, "Message", NULL);
+
+		pgp_error("S3 %s s3://%s/%s: HTTP %ld%s%s%s%s", r->method, s3->bucket, r->key ? r->key : "",
+			  r->status, code ? " " : "", code ? code : "", msg ? ": " : "", msg ? msg : "");
+		free(code);
+		free(msg);
+	}
+	return -1;
+}
+
+static void
+request_done(struct request *r)
+{
+	free(r->response);
+	r->response = NULL;
+}
+
+int
+pgp_s3_put(struct pgp_s3 *s3, const char *key, const void *data, size_t len)
+{
+	struct request r = {.method = "PUT", .key = key, .body = data, .body_len = len,
+			    .content_type = "application/octet-stream"};
+	int rc = perform(s3, &r, 0);
+
+	request_done(&r);
+	return rc;
+}
+
+int
+pgp_s3_get(struct pgp_s3 *s3, const char *key, int (*sink)(void *, const void *, size_t), void *arg)
+{
+	struct request r = {.method = "GET", .key = key, .sink = sink, .sink_arg = arg};
+	int rc = perform(s3, &r, 404);
+
+	if (rc < 0 && r.status == 404)
+		rc = 1;
+	request_done(&r);
+	return rc;
+}
+
+int
+pgp_s3_delete(struct pgp_s3 *s3, const char *key)
+{
+	struct request r = {.method = "DELETE", .key = key};
+	int rc = perform(s3, &r, 0);
+
+	request_done(&r);
+	return rc;
+}
+
+struct pgp_s3_upload *
+pgp_s3_upload_begin(struct pgp_s3 *s3, const char *key)
+{
+	struct pgp_s3_upload *up = calloc(1, sizeof(*up));
+
+	if (!up)
+		return NULL;
+	up->s3 = s3;
+	up->key = strdup(key);
+	up->part_size = s3->cfg.part_size;
+	up->buf = malloc(up->part_size);
+	if (!up->key || !up->buf) {
+		free(up->key);
+		free(up->buf);
+		free(up);
+		pgp_error("out of memory for an S3 upload buffer");
+		return NULL;
+	}
+	return up;
+}
+
+static int
+start_multipart(struct pgp_s3_upload *up)
+{
+	struct request r = {.method = "POST", .key = up->key, .query = "uploads="};
+	int rc = perform(up->s3, &r, 0);
+
+	if (rc == 0) {
+		up->upload_id = xml_value(r.response, "UploadId", NULL);
+		if (!up->upload_id)
+			rc = pgp_fail("S3 POST s3://%s/%s?uploads: no UploadId in the answer", up->s3->bucket, up->key);
+	}
+	request_done(&r);
+	return rc;
+}
+
+static char *
+upload_query(const struct pgp_s3_upload *up, int part)
+{
+	char *q = NULL;
+	size_t size;
+	FILE *f = open_memstream(&q, &size);
+
+	if (!f)
+		return NULL;
+	if (part)
+		fprintf(f, "partNumber=%d&", part);
+	fputs("uploadId=", f);
+	uri_encode(f, up->upload_id, 0);
+	fclose(f);
+	return q;
+}
+
+static int
+send_part(struct pgp_s3_upload *up)
+{
+	char *query, **etags;
+	struct request r = {.method = "PUT", .key = up->key, .body = up->buf, .body_len = up->used};
+	int rc;
+
+	if (!up->upload_id && start_multipart(up) < 0)
+		return -1;
+	etags = realloc(up->etags, sizeof(*etags) * (size_t) (up->parts + 1));
+	query = upload_query(up, up->parts + 1);
+	if (!etags || !query) {
+		free(query);
+		return pgp_fail("out of memory");
+	}
+	up->etags = etags;
+	r.query = query;
+	rc = perform(up->s3, &r, 0);
+	if (rc == 0 && !*r.etag)
+		rc = pgp_fail("S3 PUT part %d of s3://%s/%s: no ETag in the answer", up->parts + 1,
+			      up->s3->bucket, up->key);
+	if (rc == 0) {
+		up->etags[up->parts++] = strdup(r.etag);
+		up->used = 0;
+		/* 10,000 parts at most: grow the parts of very large streams. */
+		if (up->parts % 1000 == 0 && up->part_size < 512u * 1024 * 1024) {
+			unsigned char *bigger = realloc(up->buf, up->part_size * 2);
+
+			if (bigger) {
+				up->buf = bigger;
+				up->part_size *= 2;
+			}
+		}
+	}
+	request_done(&r);
+	free(query);
+	return rc;
+}
+
+int
+pgp_s3_upload_write(struct pgp_s3_upload *up, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (up->failed)
+		return -1;
+	while (len > 0) {
+		size_t n = up->part_size - up->used;
+
+		if (n > len)
+			n = len;
+		memcpy(up->buf + up->used, p, n);
+		up->used += n;
+		p += n;
+		len -= n;
+		if (up->used == up->part_size && send_part(up) < 0) {
+			up->failed = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+upload_free(struct pgp_s3_upload *up)
+{
+	for (int i = 0; i < up->parts; i++)
+		free(up->etags[i]);
+	free(up->etags);
+	free(up->upload_id);
+	free(up->buf);
+	free(up->key);
+	free(up);
+}
+
+void
+pgp_s3_upload_abort(struct pgp_s3_upload *up)
+{
+	if (!up)
+		return;
+	if (up->upload_id) {
+		char *query = upload_query(up, 0);
+		struct request r = {.method = "DELETE", .key = up->key, .query = query};
+		int saved = up->s3->cfg.attempts;
+
+		/* One try: the upload already failed, and an uncompleted upload is no object. */
+		up->s3->cfg.attempts = 1;
+		if (query && perform(up->s3, &r, 0) < 0)
+			pgp_warning("could not abort the multipart upload of s3://%s/%s (HTTP %ld); "
+				    "it is not an object, and a bucket lifecycle rule can remove it",
+				    up->s3->bucket, up->key, r.status);
+		up->s3->cfg.attempts = saved;
+		request_done(&r);
+		free(query);
+	}
+	upload_free(up);
+}
+
+int
+pgp_s3_upload_finish(struct pgp_s3_upload *up)
+{
+	char *xml = NULL, *query;
+	size_t size;
+	FILE *f;
+	int rc;
+
+	if (up->failed) {
+		pgp_s3_upload_abort(up);
+		return -1;
+	}
+	/* Small enough for one request: no multipart at all. */
+	if (!up->upload_id) {
+		rc = pgp_s3_put(up->s3, up->key, up->buf, up->used);
+		upload_free(up);
+		return rc;
+	}
+	if (up->used > 0 && send_part(up) < 0) {
+		pgp_s3_upload_abort(up);
+		return -1;
+	}
+	f = open_memstream(&xml, &size);
+	query = upload_query(up, 0);
+	if (!f || !query) {
+		if (f)
+			fclose(f);
+		free(xml);
+		free(query);
+		pgp_s3_upload_abort(up);
+		return pgp_fail("out of memory");
+	}
+	fputs("<CompleteMultipartUpload>", f);
+	for (int i = 0; i < up->parts; i++)
+		fprintf(f, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1, up->etags[i]);
+	fputs("</CompleteMultipartUpload>", f);
+	fclose(f);
+	{
+		struct request r = {.method = "POST", .key = up->key, .query = query, .body = xml,
+				    .body_len = strlen(xml), .content_type = "application/xml"};
+
+		rc = perform(up->s3, &r, 0);
+		/* S3 can answer 200 with an error inside. */
+		if (rc == 0 && r.response && strstr(r.response, "<Error>")) {
+			char *msg = xml_value(r.response, "Message", NULL);
+
+			rc = pgp_fail("S3 complete s3://%s/%s: %s", up->s3->bucket, up->key, msg ? msg : "error");
+			free(msg);
+		}
+		request_done(&r);
+	}
+	free(xml);
+	free(query);
+	if (rc < 0) {
+		pgp_s3_upload_abort(up);
+		return -1;
+	}
+	upload_free(up);
+	return 0;
+}
+
+int
+pgp_s3_list(struct pgp_s3 *s3, const char *prefix, struct pgp_s3_object **objects, size_t *count)
+{
+	char *token = NULL;
+	size_t n = 0, cap = 0;
+	struct pgp_s3_object *list = NULL;
+	int rc = 0;
+
+	do {
+		char *query = NULL;
+		size_t qs;
+		FILE *f = open_memstream(&query, &qs);
+		struct request r = {.method = "GET"};
+		const char *p;
+		char *truncated;
+
+		if (!f)
+			return pgp_fail("out of memory");
+		/* Parameters sorted by name, values encoded: libcurl signs them as sent. */
+		if (token) {
+			fputs("continuation-token=", f);
+			uri_encode(f, token, 0);
+			fputc('&', f);
+		}
+		fputs("list-type=2&prefix=", f);
+		uri_encode(f, prefix, 0);
+		fclose(f);
+		r.query = query;
+		rc = perform(s3, &r, 0);
+		free(query);
+		free(token);
+		token = NULL;
+		if (rc < 0) {
+			request_done(&r);
+			break;
+		}
+		for (p = r.response; p && (p = strstr(p, "<Contents>"));) {
+			const char *end = strstr(p, "</Contents>");
+			char *key = xml_value(p, "Key", NULL), *sz = xml_value(p, "Size", NULL);
+
+			if (!end || !key) {
+				free(key);
+				free(sz);
+				break;
+			}
+			if (n == cap) {
+				struct pgp_s3_object *bigger = realloc(list, sizeof(*list) * (cap ? cap * 2 : 64));
+
+				if (!bigger) {
+					free(key);
+					free(sz);
+					rc = pgp_fail("out of memory");
+					break;
+				}
+				list = bigger;
+				cap = cap ? cap * 2 : 64;
+			}
+			list[n].key = key;
+			list[n++].size = sz ? strtoull(sz, NULL, 10) : 0;
+			free(sz);
+			p = end;
+		}
+		truncated = xml_value(r.response, "IsTruncated", NULL);
+		if (rc == 0 && truncated && !strcmp(truncated, "true"))
+			token = xml_value(r.response, "NextContinuationToken", NULL);
+		free(truncated);
+		request_done(&r);
+	} while (token && rc == 0);
+	if (rc < 0) {
+		pgp_s3_objects_free(list, n);
+		return -1;
+	}
+	*objects = list;
+	*count = n;
+	return 0;
+}
+
+void
+pgp_s3_objects_free(struct pgp_s3_object *objects, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(objects[i].key);
+	free(objects);
+}
+
+int
+pgp_s3_parse_url(const char *url, char **bucket, char **prefix)
+{
+	const char *b, *slash;
+
+	if (strncmp(url, "s3://", 5) != 0 || !url[5])
+		return -1;
+	b = url + 5;
+	slash = strchr(b, '/');
+	*bucket = slash ? strndup(b, (size_t) (slash - b)) : strdup(b);
+	*prefix = strdup(slash ? slash + 1 : "");
+	if (!*bucket || !*prefix || !**bucket) {
+		free(*bucket);
+		free(*prefix);
+		return -1;
+	}
+	/* No trailing slash: keys are joined as prefix/name. */
+	if (**prefix && (*prefix)[strlen(*prefix) - 1] == '/')
+		(*prefix)[strlen(*prefix) - 1] = '\0';
+	return 0;
+}

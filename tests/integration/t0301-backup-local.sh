@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# pgp-backup into a local directory: backup through pgp-create's backup
+# role, manifest and state file, list, verify, restore (streamed and with
+# --jobs, and with plain pg_restore), locking, retention, and faults:
+# pg_dump killed mid-stream, a full disk, a flipped byte.
+. "$(dirname "$0")/lib.sh"
+backup_fixture 1
+repo=$BDIR/repo
+state=$BDIR/state
+pb() { pgp-backup -c /dev/null --repo "$repo" --state-dir "$state" "$@"; }
+
+run pb backup -d service=shop-backup
+is "$RC" 0 "backup through the backup role"
+[ "$RC" = 0 ] || diag "$ERR"
+id=$(ls "$repo/shop")
+like "$id" '^[0-9]{8}T[0-9]{6}Z$' "the id is YYYYMMDDTHHMMSSZ"
+m=$(cat "$repo/shop/$id/manifest.json")
+is "$(json_get "$m" 'd["role"]')" shop_owner "dumped as the owner (pg_dump --role) for large objects"
+is "$(json_get "$m" 'sorted(o["name"] for o in d["objects"])')" '["dump.pgdump.gz", "globals.sql.gz"]' "two objects"
+is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="pgbench_accounts"][0]')" 100000 "row counts in the manifest"
+is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="tenant_docs"][0]')" 3 "every row of the RLS table"
+is "$(sha256sum "$repo/shop/$id/dump.pgdump.gz" | cut -d' ' -f1)" "$(json_get "$m" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.gz"][0]')" \
+	"the manifest's SHA-256 is the file's"
+like "$(json_get "$m" 'd["start_time"]')" '^[0-9-]{10}T[0-9:]{8}Z$' "RFC 3339 UTC times"
+st=$(cat "$state/backup-shop.json")
+is "$(json_get "$st" 'd["last_run_result"]')" ok "state: last run ok"
+is "$(json_get "$st" 'd["last_good_id"]')" "$id" "state: last good id"
+is "$(json_get "$st" 'd["last_error"]')" null "state: no error"
+
+run pb list --format json
+is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list: last_good"
+is "$(json_get "$OUT" 'd["backups"][0]["status"]')" ok "list: status"
+run pb -q backup -d service=shop-backup
+is "$OUT$ERR" "" "quiet on success under -q"
+
+run pb verify latest --database shop
+is "$RC" 0 "verify: every object matches"
+run pb verify latest --database shop --restore-test -d "$ADMIN"
+is "$RC" 0 "verify --restore-test: restored and row counts match"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgp_verify%'")" 0 "the scratch database is dropped"
+
+run pb restore latest -d "$ADMIN" --database shop_copy
+is "$RC" 0 "restore into a new database (streamed)"
+like "$OUT" "restored backup .* into shop_copy" "with a summary"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_copy}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 "rows restored"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_copy}" -c "SELECT count(*) FROM pg_largeobject_metadata")" 1 "the large object restored"
+run pb restore latest -d "$ADMIN" --database shop_copy
+is "$RC" 2 "a non-empty database is refused"
+like "$ERR" "not empty" "saying why"
+run pb restore latest -d "$ADMIN" --database shop_copy --clean
+is "$RC" 0 "--clean restores over it"
+run pb restore latest -d "$ADMIN" --database shop_par --jobs 2
+is "$RC" 0 "--jobs 2 downloads first and restores in parallel"
+admin -c "CREATE DATABASE plain_copy" >/dev/null
+last=$(ls "$repo/shop" | tail -1)
+gunzip -c "$repo/shop/$last/dump.pgdump.gz" | pg_restore -d "${ADMIN/dbname=postgres/dbname=plain_copy}" 2>/dev/null
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_copy}" -c "SELECT count(*) FROM docs")" 5000 \
+	"without pgp: gunzip | pg_restore restores it"
+
+# Cron overlap: a second backup while one holds the lock exits 4 at once.
+lockfile=$(ls "$state"/backup-shop-*.lock)
+flock -n "$lockfile" sleep 3 &
+sleep 0.3
+run pb backup -d service=shop-backup
+is "$RC" 4 "a second backup while one runs: exit 4"
+like "$ERR" "busy: another backup of shop" "with a busy line"
+wait
+
+# Faults.  pg_dump killed mid-stream: a pg_dump that dies by SIGKILL after
+# streaming 300 KB of its real output.
+fake=$BDIR/fakebin
+mkdir -p "$fake"
+for t in pg_dumpall pg_restore; do ln -sf "$PG_BINDIR/$t" "$fake/$t"; done
+printf '#!/bin/sh\n"%s/pg_dump" "$@" | head -c 300000\nkill -9 $$\n' "$PG_BINDIR" >"$fake/pg_dump"
+chmod +x "$fake/pg_dump"
+printf 'backup = { pg_bindir = "%s"; };\n' "$fake" >"$BDIR/killed.conf"
+before=$(ls "$repo/shop" | wc -l)
+run pgp-backup -c "$BDIR/killed.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
+is "$RC" 5 "pg_dump killed: exit 5"
+like "$ERR" "pg_dump was killed by signal 9" "one clear message"
+is "$(ls "$repo/shop" | wc -l)" "$before" "no new backup directory is left"
+is "$(find "$repo" -name '*.partial' | wc -l)" 0 "no partial file is left"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "state: last run failed"
+like "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_error"]')" "killed" "state: the error"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$last" "state: the last good backup is kept"
+run pb verify latest --database shop
+is "$RC" 0 "the previous good backup is untouched"
+
+# A full disk under a local repository: 1 MB of tmpfs, 2 MB that will not compress.
+psql -X -q service=shop-migrator -c "CREATE TABLE noise AS SELECT decode(string_agg(md5(random()::text || g), ''), 'hex') AS b FROM generate_series(1, 150000) g" >/dev/null
+tiny=$BDIR/tiny
+mkdir -p "$tiny"
+if mount -t tmpfs -o size=1m tmpfs "$tiny" 2>/dev/null; then
+	at_exit "umount '$tiny'"
+	run pgp-backup -c /dev/null --repo "$tiny/repo" --state-dir "$state" backup -d service=shop-backup
+	is "$RC" 5 "full disk: exit 5"
+	like "$ERR" "No space left on device" "one clear message"
+	is "$(find "$tiny" -type f | wc -l)" 0 "nothing partial left on the full disk"
+	run pgp-backup -c /dev/null --repo "$tiny/repo" --state-dir "$state" list
+	unlike "$OUT" "[0-9]T[0-9]" "list shows nothing there"
+elif [ "${CI:-}" = true ]; then
+	_result 0 "mount a small tmpfs for the full-disk test (needed under CI)"
+else
+	echo "ok $((_tap_n + 1)) # skip cannot mount a tmpfs"; _tap_n=$((_tap_n + 1))
+fi
+
+# A flipped byte is found and named.
+obj=$repo/shop/$last/dump.pgdump.gz
+python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(1000); b=f.read(1); f.seek(1000); f.write(bytes([b[0]^0xff]))" "$obj"
+run pb verify "$last" --database shop
+is "$RC" 1 "a flipped byte: verify exits 1"
+like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
+
+# Retention: grandfather-father-son over fabricated history, then for real.
+for d in $(seq 1 120); do
+	hid=$(date -u -d "@$(( $(date +%s) - d * 86400 ))" +%Y%m%dT%H%M%SZ)
+	mkdir -p "$repo/shop/$hid"
+	sed "s/$last/$hid/g" "$repo/shop/$last/manifest.json" >"$repo/shop/$hid/manifest.json"
+done
+total=$(ls "$repo/shop" | wc -l)
+ids=$(ls "$repo/shop" | sort -r | tr '\n' ' ')
+want=$(python3 - $ids <<'PY'
+import sys, datetime
+ids = sys.argv[1:]
+t = [datetime.datetime.strptime(i, "%Y%m%dT%H%M%SZ") for i in ids]
+keep = set(range(min(24, len(ids))))
+for fmt, n in (("%Y-%m-%d", 7), ("%G-W%V", 4), ("%Y-%m", 6)):
+    seen, last = 0, None
+    for i, x in enumerate(t):
+        if seen >= n: break
+        k = x.strftime(fmt)
+        if k == last: continue
+        last = k; keep.add(i); seen += 1
+print(len(ids) - len(keep))
+PY
+)
+run pb prune --database shop --dry-run
+is "$(printf '%s\n' "$OUT" | grep -c '^would delete')" "$want" "defaults (newest 24, then 7 daily, 4 weekly, 6 monthly): $want of $total would go (independent count)"
+is "$(ls "$repo/shop" | wc -l)" "$total" "--dry-run deletes nothing"
+run pb prune --database shop
+is "$RC" 0 "prune"
+is "$(ls "$repo/shop" | wc -l)" "$((total - want))" "and deletes exactly those"
+ok "the newest backup is kept" -- test -f "$repo/shop/$last/manifest.json"
+run pb prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+is "$(ls "$repo/shop")" "$last" "--keep-last 1 keeps only the newest"
+done_testing

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# pgp-backup into S3: s3rver behind the strict SigV4 front (signature,
+# payload hash, 5 MiB part minimum), Debian's awscli as the independent
+# client; multipart with incompressible data; faults: wrong credentials,
+# the front stopped after the first part, a byte flipped inside s3rver.
+. "$(dirname "$0")/lib.sh"
+need /usr/bin/aws "Debian's awscli"
+s3_start
+backup_fixture 1
+# About 20MB that does not compress: at least three 5 MiB parts.
+psql -X -q service=shop-migrator -c "CREATE TABLE noise (b bytea)" \
+	-c "INSERT INTO noise SELECT decode(string_agg(md5(random()::text || g), ''), 'hex') FROM generate_series(1, 160000) g, generate_series(1, 4) r GROUP BY r" >/dev/null
+state=$BDIR/state
+conf=$BDIR/s3.conf
+printf 'backup = { s3_part_size_mb = 5; s3_attempts = 2; };\n' >"$conf"
+pb() { pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" --state-dir "$state" "$@"; }
+
+run pb backup -d service=shop-backup
+is "$RC" 0 "backup to S3 through the strict SigV4 front"
+[ "$RC" = 0 ] || { diag "$ERR"; tail -5 "$S3_DIR/proxy.log" | sed 's/^/# /'; }
+unlike "$(cat "$S3_DIR/proxy.log")" "REJECT" "the front rejected no request"
+like "$(cat "$S3_DIR/proxy.log")" "partNumber=3" "the dump went up in at least three parts"
+id=$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')
+
+run aws_cli s3 ls --recursive "s3://$S3_BUCKET/pgp/shop/"
+like "$OUT" "pgp/shop/$id/manifest.json" "awscli lists the manifest"
+like "$OUT" "pgp/shop/$id/dump.pgdump.gz" "and the dump"
+dl=$(mktemp -d /tmp/pgpdl.XXXXXX)
+at_exit "rm -rf '$dl'"
+aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$id/dump.pgdump.gz" "$dl/dump.gz" >/dev/null 2>&1
+aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$id/manifest.json" "$dl/manifest.json" >/dev/null 2>&1
+is "$(sha256sum "$dl/dump.gz" | cut -d' ' -f1)" \
+	"$(json_get "$(cat "$dl/manifest.json")" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.gz"][0]')" \
+	"awscli's copy matches the manifest's SHA-256"
+ok "and is a valid gzip stream" -- gzip -t "$dl/dump.gz"
+
+run pb list --format json --database shop
+is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list from S3"
+run pb verify latest --database shop
+is "$RC" 0 "verify re-reads every object from S3"
+run pb restore latest -d "$ADMIN" --database from_s3
+is "$RC" 0 "restore streams from S3 into pg_restore"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=from_s3}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 "rows restored"
+
+# Wrong credentials.
+run env AWS_SECRET_ACCESS_KEY=wrong pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" \
+	--state-dir "$state" backup -d service=shop-backup
+is "$RC" 5 "wrong credentials: exit 5"
+like "$ERR" "HTTP 403 SignatureDoesNotMatch" "names the S3 error"
+unlike "$ERR" "S3RVER" "and shows no secret"
+is "$(aws_cli s3 ls --recursive "s3://$S3_BUCKET/pgp/shop/" | grep -c manifest.json)" 1 "no second backup appeared"
+
+# The front stops after the first part of a multipart upload.
+port=${S3_ENDPOINT##*:}
+( tail -n0 -F "$S3_DIR/proxy.log" 2>/dev/null | grep -q -m1 'partNumber=1' && kill "$S3PROXY_PID" ) &
+watcher=$!
+run pb backup -d service=shop-backup
+kill $watcher 2>/dev/null
+is "$RC" 5 "S3 gone mid-upload: exit 5"
+like "$ERR" "Connection refused|Couldn't connect|Failed to connect" "one clear message"
+python3 "$PGP_SRC/tests/s3-strict-proxy.py" "$port" "${S3_DIRECT##*:}" S3RVER S3RVER >>"$S3_DIR/proxy.log" 2>&1 &
+at_exit "kill $!"
+for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+run pb list --format json --database shop
+is "$(json_get "$OUT" 'len(d["backups"])')" 1 "list shows only the good backup"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$id" "state keeps the last good backup"
+run pb verify latest --database shop
+is "$RC" 0 "which is untouched"
+
+# A byte flipped in an object s3rver stores.
+obj=$(find "$S3_DATA" -path "*$id*" -name 'globals.sql.gz._S3rver_object' | head -1)
+ok "found the stored object" -- test -f "$obj"
+python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(20); b=f.read(1); f.seek(20); f.write(bytes([b[0]^0xff]))" "$obj"
+run pb verify latest --database shop
+is "$RC" 1 "a corrupt object: verify exits 1"
+like "$ERR" "object globals.sql.gz does not match its manifest" "naming it"
+done_testing
