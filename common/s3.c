@@ -2,6 +2,7 @@
  * S3 over libcurl: see s3.h for what this adds to CURLOPT_AWS_SIGV4.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <openssl/sha.h>
 
+#include "array.h"
 #include "log.h"
 #include "s3.h"
 
@@ -23,15 +25,26 @@ struct pgp_s3 {
 	CURL *curl;
 };
 
+/*
+ * An upload keeps one part in flight on its own handle, in a thread, while
+ * the caller fills the next buffer: the dump never waits for the network
+ * unless the network is the slower of the two.
+ */
 struct pgp_s3_upload {
 	struct pgp_s3 *s3;
 	char *key;
-	unsigned char *buf;
-	size_t used, part_size;
+	unsigned char *buf, *spare;	/* filling; free for the next part */
+	size_t used, part_size, buf_size, spare_size;
 	char *upload_id;		/* NULL until the first full part */
 	char **etags;
 	int parts;
 	int failed;
+	CURL *part_curl;
+	pthread_t thread;
+	int in_flight;
+	unsigned char *sending;		/* the part the thread sends */
+	size_t sending_len, sending_size;
+	int sending_number, thread_rc;
 };
 
 /* One request, and what came back. */
@@ -271,12 +284,11 @@ transient(CURLcode rc, long status)
 
 /* One try of a request. */
 static CURLcode
-attempt(struct pgp_s3 *s3, struct request *r, char *errbuf)
+attempt(struct pgp_s3 *s3, CURL *c, struct request *r, char *errbuf)
 {
 	char hash[65], header[128], sigv4[128];
 	struct curl_slist *headers = NULL;
 	char *url = make_url(s3, r->key, r->query);
-	CURL *c = s3->curl;
 	CURLcode rc;
 
 	if (!url)
@@ -333,7 +345,7 @@ attempt(struct pgp_s3 *s3, struct request *r, char *errbuf)
  * 2xx, else -1 after logging what S3 said (never a secret).
  */
 static int
-perform(struct pgp_s3 *s3, struct request *r, int quiet_status)
+perform_on(struct pgp_s3 *s3, CURL *c, struct request *r, int quiet_status)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	CURLcode rc = CURLE_OK;
@@ -344,7 +356,7 @@ perform(struct pgp_s3 *s3, struct request *r, int quiet_status)
 				  rc != CURLE_OK ? (*errbuf ? errbuf : curl_easy_strerror(rc)) : "server error");
 			usleep((useconds_t) (250000u << (i - 1)));
 		}
-		rc = attempt(s3, r, errbuf);
+		rc = attempt(s3, c, r, errbuf);
 		if (r->sink_failed)
 			return -1;
 		if (r->sunk || !transient(rc, r->status))
@@ -366,6 +378,12 @@ perform(struct pgp_s3 *s3, struct request *r, int quiet_status)
 		free(msg);
 	}
 	return -1;
+}
+
+static int
+perform(struct pgp_s3 *s3, struct request *r, int quiet_status)
+{
+	return perform_on(s3, s3->curl, r, quiet_status);
 }
 
 static void
@@ -417,7 +435,7 @@ pgp_s3_upload_begin(struct pgp_s3 *s3, const char *key)
 		return NULL;
 	up->s3 = s3;
 	up->key = strdup(key);
-	up->part_size = s3->cfg.part_size;
+	up->part_size = up->buf_size = s3->cfg.part_size;
 	up->buf = malloc(up->part_size);
 	if (!up->key || !up->buf) {
 		free(up->key);
@@ -461,43 +479,100 @@ upload_query(const struct pgp_s3_upload *up, int part)
 	return q;
 }
 
+/* Send one part on handle c; its ETag goes to up->etags[number - 1]. */
 static int
-send_part(struct pgp_s3_upload *up)
+put_part(struct pgp_s3_upload *up, CURL *c, int number, const unsigned char *data, size_t len)
 {
-	char *query, **etags;
-	struct request r = {.method = "PUT", .key = up->key, .body = up->buf, .body_len = up->used};
+	char *query = upload_query(up, number);
+	struct request r = {.method = "PUT", .key = up->key, .body = data, .body_len = len};
 	int rc;
 
-	if (!up->upload_id && start_multipart(up) < 0)
-		return -1;
-	etags = realloc(up->etags, sizeof(*etags) * (size_t) (up->parts + 1));
-	query = upload_query(up, up->parts + 1);
-	if (!etags || !query) {
-		free(query);
+	if (!query)
 		return pgp_fail("out of memory");
-	}
-	up->etags = etags;
 	r.query = query;
-	rc = perform(up->s3, &r, 0);
+	rc = perform_on(up->s3, c, &r, 0);
 	if (rc == 0 && !*r.etag)
-		rc = pgp_fail("S3 PUT part %d of s3://%s/%s: no ETag in the answer", up->parts + 1,
+		rc = pgp_fail("S3 PUT part %d of s3://%s/%s: no ETag in the answer", number,
 			      up->s3->bucket, up->key);
-	if (rc == 0) {
-		up->etags[up->parts++] = strdup(r.etag);
-		up->used = 0;
-		/* 10,000 parts at most: grow the parts of very large streams. */
-		if (up->parts % 1000 == 0 && up->part_size < 512u * 1024 * 1024) {
-			unsigned char *bigger = realloc(up->buf, up->part_size * 2);
-
-			if (bigger) {
-				up->buf = bigger;
-				up->part_size *= 2;
-			}
-		}
-	}
+	if (rc == 0 && !(up->etags[number - 1] = strdup(r.etag)))
+		rc = pgp_fail("out of memory");
 	request_done(&r);
 	free(query);
 	return rc;
+}
+
+static void *
+part_thread(void *arg)
+{
+	struct pgp_s3_upload *up = arg;
+
+	up->thread_rc = put_part(up, up->part_curl, up->sending_number, up->sending, up->sending_len);
+	return NULL;
+}
+
+/* Wait for the part in flight; its buffer becomes the spare. */
+static int
+wait_part(struct pgp_s3_upload *up)
+{
+	if (!up->in_flight)
+		return 0;
+	pthread_join(up->thread, NULL);
+	up->in_flight = 0;
+	free(up->spare);
+	up->spare = up->sending;
+	up->spare_size = up->sending_size;
+	up->sending = NULL;
+	up->sending_size = 0;
+	return up->thread_rc;
+}
+
+/* Hand the filled buffer to a sending thread; fill the spare meanwhile. */
+static int
+send_part(struct pgp_s3_upload *up)
+{
+	char **etags;
+
+	if (wait_part(up) < 0)
+		return -1;
+	if (!up->upload_id && start_multipart(up) < 0)
+		return -1;
+	etags = realloc(up->etags, sizeof(*etags) * (size_t) (up->parts + 1));
+	if (!etags)
+		return pgp_fail("out of memory");
+	up->etags = etags;
+	up->etags[up->parts] = NULL;
+	if (!up->part_curl && !(up->part_curl = curl_easy_init()))
+		return pgp_fail("cannot initialise libcurl");
+	/* 10,000 parts at most: grow the parts of very large streams. */
+	if ((up->parts + 1) % 1000 == 0 && up->part_size < 512u * 1024 * 1024)
+		up->part_size *= 2;
+	if (up->spare_size < up->part_size) {
+		free(up->spare);
+		up->spare = malloc(up->part_size);
+		up->spare_size = up->spare ? up->part_size : 0;
+		if (!up->spare)
+			return pgp_fail("out of memory for an S3 part buffer");
+	}
+	up->sending = up->buf;
+	up->sending_size = up->buf_size;
+	up->sending_len = up->used;
+	up->sending_number = ++up->parts;
+	up->buf = up->spare;
+	up->buf_size = up->spare_size;
+	up->spare = NULL;
+	up->spare_size = 0;
+	up->used = 0;
+	up->in_flight = 1;
+	if (pthread_create(&up->thread, NULL, part_thread, up) != 0) {
+		/* No thread to be had: send it here, and take the buffer back. */
+		up->in_flight = 0;
+		up->thread_rc = put_part(up, up->part_curl, up->sending_number, up->sending, up->sending_len);
+		up->spare = up->sending;
+		up->spare_size = up->sending_size;
+		up->sending = NULL;
+		return up->thread_rc;
+	}
+	return 0;
 }
 
 int
@@ -527,12 +602,17 @@ pgp_s3_upload_write(struct pgp_s3_upload *up, const void *data, size_t len)
 static void
 upload_free(struct pgp_s3_upload *up)
 {
+	if (up->in_flight)
+		wait_part(up);
 	for (int i = 0; i < up->parts; i++)
 		free(up->etags[i]);
 	free(up->etags);
 	free(up->upload_id);
 	free(up->buf);
+	free(up->spare);
 	free(up->key);
+	if (up->part_curl)
+		curl_easy_cleanup(up->part_curl);
 	free(up);
 }
 
@@ -541,6 +621,7 @@ pgp_s3_upload_abort(struct pgp_s3_upload *up)
 {
 	if (!up)
 		return;
+	wait_part(up);
 	if (up->upload_id) {
 		char *query = upload_query(up, 0);
 		struct request r = {.method = "DELETE", .key = up->key, .query = query};
@@ -567,7 +648,7 @@ pgp_s3_upload_finish(struct pgp_s3_upload *up)
 	FILE *f;
 	int rc;
 
-	if (up->failed) {
+	if (up->failed || wait_part(up) < 0) {
 		pgp_s3_upload_abort(up);
 		return -1;
 	}
@@ -577,7 +658,7 @@ pgp_s3_upload_finish(struct pgp_s3_upload *up)
 		upload_free(up);
 		return rc;
 	}
-	if (up->used > 0 && send_part(up) < 0) {
+	if (up->used > 0 && (send_part(up) < 0 || wait_part(up) < 0)) {
 		pgp_s3_upload_abort(up);
 		return -1;
 	}
@@ -665,17 +746,11 @@ pgp_s3_list(struct pgp_s3 *s3, const char *prefix, struct pgp_s3_object **object
 				free(sz);
 				break;
 			}
-			if (n == cap) {
-				struct pgp_s3_object *bigger = realloc(list, sizeof(*list) * (cap ? cap * 2 : 64));
-
-				if (!bigger) {
-					free(key);
-					free(sz);
-					rc = pgp_fail("out of memory");
-					break;
-				}
-				list = bigger;
-				cap = cap ? cap * 2 : 64;
+			if (pgp_array_reserve(&list, n, &cap, sizeof(*list)) < 0) {
+				free(key);
+				free(sz);
+				rc = -1;
+				break;
 			}
 			list[n].key = key;
 			list[n++].size = sz ? strtoull(sz, NULL, 10) : 0;

@@ -16,6 +16,7 @@
 
 #include <openssl/sha.h>
 
+#include "array.h"
 #include "atomicfile.h"
 #include "backup.h"
 #include "exitcodes.h"
@@ -72,15 +73,9 @@ catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **
 			continue;
 		}
 		free(data);
-		if (*n == cap) {
-			struct backup_info *bigger = realloc(list, sizeof(*list) * (cap ? cap * 2 : 32));
-
-			if (!bigger) {
-				json_object_put(m);
-				break;
-			}
-			list = bigger;
-			cap = cap ? cap * 2 : 32;
+		if (pgp_array_reserve(&list, *n, &cap, sizeof(*list)) < 0) {
+			json_object_put(m);
+			break;
 		}
 		memset(&list[*n], 0, sizeof(list[0]));
 		snprintf(list[*n].id, sizeof(list[0].id), "%s", id);

@@ -7,6 +7,7 @@
  * step leaves nothing that list, restore or prune would take for a backup.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -289,6 +290,28 @@ count_rows(PGconn *conn)
 	return tables;
 }
 
+/*
+ * The counts run in a thread while pg_dump streams: both read the same
+ * snapshot, and the main thread does not touch this connection meanwhile.
+ */
+struct counter {
+	PGconn *conn;
+	struct json_object *tables;
+	pthread_t thread;
+	int started;
+};
+
+static void *
+count_thread(void *arg)
+{
+	struct counter *c = arg;
+
+	/* One core: the other belongs to pg_dump and the compression. */
+	PQclear(PQexec(c->conn, "SET LOCAL max_parallel_workers_per_gather = 0"));
+	c->tables = count_rows(c->conn);
+	return NULL;
+}
+
 static void
 rfc3339(time_t t, char *buf, size_t size)
 {
@@ -388,6 +411,7 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 	const char *password = NULL;
 	struct object_info objs[2];
 	struct json_object *tables = NULL;
+	struct counter counter = {0};
 	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL;
 	int version = PQserverVersion(conn), rc = -1, needs_pw;
 	time_t start, end;
@@ -427,11 +451,20 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
 		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
-		if (stream_command(ctx, argv, password, name, &objs[0]) < 0)
+		counter.conn = conn;
+		counter.started = pthread_create(&counter.thread, NULL, count_thread, &counter) == 0;
+		if (!counter.started)
+			pgp_error("cannot start the row count: %s", strerror(errno));
+		rc = counter.started ? stream_command(ctx, argv, password, name, &objs[0]) : -1;
+		if (counter.started)
+			pthread_join(counter.thread, NULL);
+		tables = counter.tables;
+		if (rc < 0 || !tables) {
+			rc = -1;
 			goto fail;
+		}
+		rc = -1;
 	}
-	if (!(tables = count_rows(conn)))
-		goto fail;
 	pgp_conn_exec(conn, "COMMIT");
 	{
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dumpall", version), (char *) "--globals-only",

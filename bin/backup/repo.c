@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "atomicfile.h"
 #include "backup.h"
 #include "log.h"
@@ -357,14 +358,8 @@ repo_read_all(struct repo *r, const char *name, char **data, size_t *len)
 static int
 add_entry(struct repo_entry **list, size_t *n, size_t *cap, const char *name, unsigned long long size)
 {
-	if (*n == *cap) {
-		struct repo_entry *bigger = realloc(*list, sizeof(**list) * (*cap ? *cap * 2 : 64));
-
-		if (!bigger)
-			return pgp_fail("out of memory");
-		*list = bigger;
-		*cap = *cap ? *cap * 2 : 64;
-	}
+	if (pgp_array_reserve(list, *n, cap, sizeof(**list)) < 0)
+		return -1;
 	(*list)[*n].name = strdup(name);
 	(*list)[(*n)++].size = size;
 	return 0;
