@@ -72,6 +72,7 @@ $(O)/tests/%: $(O)/tests/%.o $(LIBPGP)
 
 # Unit tests of a program's pure modules link those modules.
 $(O)/tests/unit/test_tune: $(O)/bin/tune/formulas.o
+$(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
 

@@ -217,11 +217,14 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 		ctx->database = o->from;
 	else if (!ctx->database && ctx->have_spec && (!strcmp(o->subcommand, "list") ||
 						      !strcmp(o->subcommand, "prune"))) {
+		static char dbname[128];
 		PQconninfoOption *opts = PQconninfoParse(ctx->spec.conninfo, NULL);
 
 		for (PQconninfoOption *p = opts; p && p->keyword; p++)
-			if (!strcmp(p->keyword, "dbname") && p->val && *p->val)
-				ctx->database = strdup(p->val);
+			if (!strcmp(p->keyword, "dbname") && p->val && *p->val) {
+				snprintf(dbname, sizeof(dbname), "%s", p->val);
+				ctx->database = dbname;
+			}
 		PQconninfoFree(opts);
 	}
 	ctx->repo = repo_open(repo, conf, endpoint, region);

@@ -7,7 +7,6 @@
  * step leaves nothing that list, restore or prune would take for a backup.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "archive.h"
 #include "backup.h"
 #include "exitcodes.h"
 #include "json.h"
@@ -130,7 +130,7 @@ stream_feed(struct stream *s, const void *data, size_t len)
  */
 static int
 stream_command(struct backup_ctx *ctx, char *const argv[], const char *password, const char *name,
-	       struct object_info *info)
+	       struct object_info *info, struct archive_scan *scan)
 {
 	struct stream s;
 	char errpath[] = "/tmp/pgp-backup.stderr.XXXXXX", buf[65536];
@@ -184,6 +184,8 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const char *password,
 			continue;
 		if (n <= 0)
 			break;
+		if (scan)
+			archive_scan_feed(scan, buf, (size_t) n);
 		if (!s.failed && stream_feed(&s, buf, (size_t) n) < 0) {
 			s.failed = 1;
 			/* Stop the producer: nothing it writes can be stored. */
@@ -290,28 +292,6 @@ count_rows(PGconn *conn)
 	return tables;
 }
 
-/*
- * The counts run in a thread while pg_dump streams: both read the same
- * snapshot, and the main thread does not touch this connection meanwhile.
- */
-struct counter {
-	PGconn *conn;
-	struct json_object *tables;
-	pthread_t thread;
-	int started;
-};
-
-static void *
-count_thread(void *arg)
-{
-	struct counter *c = arg;
-
-	/* One core: the other belongs to pg_dump and the compression. */
-	PQclear(PQexec(c->conn, "SET LOCAL max_parallel_workers_per_gather = 0"));
-	c->tables = count_rows(c->conn);
-	return NULL;
-}
-
 static void
 rfc3339(time_t t, char *buf, size_t size)
 {
@@ -336,7 +316,7 @@ object_json(const struct object_info *o)
 static char *
 manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const char *db,
 	      time_t start, time_t end, const struct object_info *objs, int nobjs,
-	      struct json_object *tables, const char *role)
+	      struct json_object *tables, const char *role, const char *rows_from)
 {
 	struct json_object *m = json_object_new_object(), *list = json_object_new_array();
 	struct json_object *comp = json_object_new_object();
@@ -362,6 +342,8 @@ manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const 
 		json_object_array_add(list, object_json(&objs[i]));
 	json_object_object_add(m, "objects", list);
 	json_object_object_add(m, "tables", json_object_get(tables));
+	/* "archive": counted in the dump as it streamed; "sql": count(*) in its snapshot. */
+	json_object_object_add(m, "rows_counted_from", pgp_json_cstring(rows_from));
 	json_object_object_add(m, "status", pgp_json_cstring("ok"));
 	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
 								      JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
@@ -407,13 +389,14 @@ remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
 static int
 take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t esize)
 {
-	char id[32], snapshot[128], conninfo[4096], name[256], lvl[8];
+	char id[32], snapshot[128], conninfo[4096], name[256];
 	const char *password = NULL;
 	struct object_info objs[2];
 	struct json_object *tables = NULL;
-	struct counter counter = {0};
+	struct archive_scan *scan = archive_scan_new();
 	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL;
 	int version = PQserverVersion(conn), rc = -1, needs_pw;
+	const char *rows_from = "sql";
 	time_t start, end;
 	PGresult *res;
 
@@ -451,20 +434,14 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
 		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
-		counter.conn = conn;
-		counter.started = pthread_create(&counter.thread, NULL, count_thread, &counter) == 0;
-		if (!counter.started)
-			pgp_error("cannot start the row count: %s", strerror(errno));
-		rc = counter.started ? stream_command(ctx, argv, password, name, &objs[0]) : -1;
-		if (counter.started)
-			pthread_join(counter.thread, NULL);
-		tables = counter.tables;
-		if (rc < 0 || !tables) {
-			rc = -1;
+		if (stream_command(ctx, argv, password, name, &objs[0], scan) < 0)
 			goto fail;
-		}
-		rc = -1;
 	}
+	/* Rows as dumped, read from the archive; SQL in the same snapshot otherwise. */
+	rows_from = scan && !archive_scan_failed(scan) ? "archive" : "sql";
+	tables = *rows_from == 'a' ? archive_scan_tables(scan) : count_rows(conn);
+	if (!tables)
+		goto fail;
 	pgp_conn_exec(conn, "COMMIT");
 	{
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dumpall", version), (char *) "--globals-only",
@@ -472,12 +449,11 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 
 		/* pg_dumpall reads globals through the database pg_hba lets us into. */
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, GLOBALS_OBJECT);
-		if (stream_command(ctx, argv, password, name, &objs[1]) < 0)
+		if (stream_command(ctx, argv, password, name, &objs[1], NULL) < 0)
 			goto fail;
 	}
 	end = time(NULL);
-	snprintf(lvl, sizeof(lvl), "%d", ctx->compress_level);
-	manifest = manifest_text(ctx, conn, id, db, start, end, objs, 2, tables, role);
+	manifest = manifest_text(ctx, conn, id, db, start, end, objs, 2, tables, role, rows_from);
 	snprintf(name, sizeof(name), "%s/%s/%s", db, id, MANIFEST);
 	if (!manifest || repo_put(ctx->repo, name, manifest, strlen(manifest)) < 0)
 		goto fail;
@@ -499,9 +475,9 @@ done:
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		PQclear(PQexec(conn, "ROLLBACK"));
 	json_object_put(tables);
+	archive_scan_free(scan);
 	free(manifest);
 	free(role);
-	(void) lvl;
 	return rc;
 }
 

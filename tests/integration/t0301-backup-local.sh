@@ -19,6 +19,15 @@ is "$(json_get "$m" 'd["role"]')" shop_owner "dumped as the owner (pg_dump --rol
 is "$(json_get "$m" 'sorted(o["name"] for o in d["objects"])')" '["dump.pgdump.gz", "globals.sql.gz"]' "two objects"
 is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="pgbench_accounts"][0]')" 100000 "row counts in the manifest"
 is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="tenant_docs"][0]')" 3 "every row of the RLS table"
+is "$(json_get "$m" 'd["rows_counted_from"]')" archive "rows counted in the archive as it streamed"
+mismatch=0
+while IFS='|' read -r schema table rows; do
+	real=$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop}" -c "SELECT count(*) FROM \"$schema\".\"$table\"")
+	[ "$real" = "$rows" ] || { mismatch=$((mismatch + 1)); diag "$schema.$table: manifest $rows, table $real"; }
+done < <(json_get "$m" '"\n".join("%s|%s|%s" % (t["schema"], t["table"], t["rows"]) for t in d["tables"])')
+is "$mismatch" 0 "every table's count from the archive equals count(*)"
+is "$(json_get "$m" 'len(d["tables"])')" "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop}" -c "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")" \
+	"and every table is there"
 is "$(sha256sum "$repo/shop/$id/dump.pgdump.gz" | cut -d' ' -f1)" "$(json_get "$m" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.gz"][0]')" \
 	"the manifest's SHA-256 is the file's"
 like "$(json_get "$m" 'd["start_time"]')" '^[0-9-]{10}T[0-9:]{8}Z$' "RFC 3339 UTC times"
@@ -26,6 +35,17 @@ st=$(cat "$state/backup-shop.json")
 is "$(json_get "$st" 'd["last_run_result"]')" ok "state: last run ok"
 is "$(json_get "$st" 'd["last_good_id"]')" "$id" "state: last good id"
 is "$(json_get "$st" 'd["last_error"]')" null "state: no error"
+
+# The archive row counter does not depend on how the stream is cut.
+pg_dump -Fc -Z0 -f "$BDIR/raw.dump" service=shop-backup --role=shop_owner
+rows1=$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/raw.dump" 1)
+is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/raw.dump" 7)" "$rows1" "archive counts fed 7 bytes at a time = 1 byte at a time"
+is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/raw.dump" 65536)" "$rows1" "and = 64 KiB at a time"
+like "$rows1" "public.pgbench_accounts 100000" "with the right counts"
+pg_dump -Fc -f "$BDIR/z.dump" service=shop-backup --role=shop_owner
+is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/z.dump" 4096)" unreadable "a compressed archive is refused (SQL counts then)"
+head -c 5000 "$BDIR/raw.dump" >"$BDIR/cut.dump"
+is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/cut.dump" 4096)" unreadable "so is a truncated one"
 
 run pb list --format json
 is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list: last_good"
