@@ -78,6 +78,9 @@ archive_scan_free(struct archive_scan *s)
 		free(s->entries[i].table);
 	}
 	free(s->entries);
+	/* An entry cut off mid-TOC (a truncated archive) owns its strings too. */
+	free(s->cur.schema);
+	free(s->cur.table);
 	free(s);
 }
 
@@ -268,6 +271,8 @@ archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
 			break;
 		case E_DUMPID:
 			if (read_int(s, &p, &n, &v)) {
+				free(s->cur.schema);
+				free(s->cur.table);
 				memset(&s->cur, 0, sizeof(s->cur));
 				s->cur.dump_id = (int) v;
 				s->state = E_HADDUMPER;

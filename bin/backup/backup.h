@@ -71,6 +71,7 @@ struct backup_ctx {
 	struct pgp_connspec spec;
 	int have_spec;
 	const char *tmp_dir;
+	int state_failed;		/* a good backup whose state file could not be written */
 };
 
 /* dump.c */

@@ -149,6 +149,8 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const char *password,
 		goto cleanup_early;
 	}
 	unlink(errpath);
+	/* A bigger pipe: fewer switches between pg_dump's writes and our reads. */
+	fcntl(pipefd[0], F_SETPIPE_SZ, 1 << 20);
 	s.w = repo_create(ctx->repo, name);
 	if (!s.w) {
 		close(pipefd[0]);
@@ -464,7 +466,11 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 			       (long long) (end - start));
 	} else
 		printf("%s\n", manifest);
-	state_write(ctx, db, "ok", id, NULL);
+	/* pgp-alert reads the state file: a stale one must not pass silently. */
+	if (state_write(ctx, db, "ok", id, NULL) < 0) {
+		pgp_error("backup %s is stored and complete, but the state file was not updated", id);
+		ctx->state_failed = 1;
+	}
 	rc = 0;
 	goto done;
 fail:
@@ -514,7 +520,7 @@ backup_run(struct backup_ctx *ctx)
 	}
 	/* Retention runs only after a good backup, never after a failed one. */
 	if (ctx->prune_after && catalog_prune(ctx, db) != 0)
-		rc = PGP_EXIT_FAILED;
+		rc = -1;
 	close(lock);
-	return rc < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
+	return rc < 0 || ctx->state_failed ? PGP_EXIT_FAILED : PGP_EXIT_OK;
 }

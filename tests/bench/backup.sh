@@ -2,6 +2,7 @@
 # Benchmark (not a test): on pgbench scale S (100: about 1.5 GB), side by side
 # and interleaved, REPS rounds:
 #   A  pgp-backup backup to S3 (s3rver behind the strict SigV4 front)
+#   L  pgp-backup backup to a local directory
 #   B  pg_dump -Fc into a local file
 #   C  pg_dump | gzip -6 | aws s3 cp -   (the usual script, same endpoint)
 #   R1 pgp-backup restore (streamed from S3)   R2 pg_restore from B's file
@@ -38,9 +39,14 @@ for r in $(seq "$reps"); do
 	t1=$(now)
 	pg_dump -Fc -f "$work/local.dump" service=shop-backup --role=shop_owner || echo "B failed"
 	t2=$(now)
+	pgp-backup -q -c "$conf" --repo "$work/repo" --state-dir "$work/state" backup -d service=shop-backup || echo "L failed"
+	tl=$(now)
+	rm -rf "$work/repo"
+	t2b=$(now)
 	( set -o pipefail; pg_dump -Fp service=shop-backup --role=shop_owner | gzip -6 |
 		aws_cli s3 cp - "s3://$S3_BUCKET/script/shop-$r.sql.gz" ) || echo "C failed"
 	t3=$(now)
+	t3=$(echo "$t3 - ($t2b - $t2)" | bc)
 	admin -c "DROP DATABASE IF EXISTS r1" -c "DROP DATABASE IF EXISTS r2" >/dev/null
 	peak_rss pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench" --s3-endpoint "$S3_ENDPOINT" \
 		--state-dir "$work/state" restore latest -d "$ADMIN" --database r1 3>"$work/rss2" >/dev/null || echo "R1 failed"
@@ -48,14 +54,15 @@ for r in $(seq "$reps"); do
 	admin -c "CREATE DATABASE r2" >/dev/null
 	pg_restore --exit-on-error -d "${ADMIN/dbname=postgres/dbname=r2}" "$work/local.dump" || echo "R2 failed"
 	t5=$(now)
-	printf 'round %d: A %.1fs (rss %s kB)  B %.1fs  C %.1fs  R1 %.1fs (rss %s kB)  R2 %.1fs\n' "$r" \
-		"$(echo "$t1-$t0" | bc)" "$(cat "$work/rss")" "$(echo "$t2-$t1" | bc)" "$(echo "$t3-$t2" | bc)" \
+	printf 'round %d: A %.1fs (rss %s kB)  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs (rss %s kB)  R2 %.1fs\n' "$r" \
+		"$(echo "$t1-$t0" | bc)" "$(cat "$work/rss")" "$(echo "$t2-$t1" | bc)" "$(echo "$tl-$t2" | bc)" "$(echo "$t3-$t2" | bc)" \
 		"$(echo "$t4-$t3" | bc)" "$(cat "$work/rss2")" "$(echo "$t5-$t4" | bc)" | tee -a "$work/rounds"
 done
 awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { sub(/s$/, "", $i); v[$(i-1)] += $i; n[$(i-1)]++ } }
 END {
-	a = v["A"]/n["A"]; b = v["B"]/n["B"]; c = v["C"]/n["C"]; r1 = v["R1"]/n["R1"]; r2 = v["R2"]/n["R2"]
-	printf "\nmeans: A %.1fs  B %.1fs  C %.1fs  R1 %.1fs  R2 %.1fs\n", a, b, c, r1, r2
+	a = v["A"]/n["A"]; b = v["B"]/n["B"]; l = v["L"]/n["L"]; c = v["C"]/n["C"]; r1 = v["R1"]/n["R1"]; r2 = v["R2"]/n["R2"]
+	printf "\nmeans: A %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs  R2 %.1fs\n", a, b, l, c, r1, r2
+	printf "pgp-backup to a local directory / pg_dump -Fc to a local file: %.2f\n", l / b
 	printf "pgp-backup to S3 / pg_dump -Fc to a local file: %.2f (want <= 1)\n", a / b
 	printf "pg_dump|gzip -6|aws s3 cp / pgp-backup to S3:   %.2f (want >= 1.5)\n", c / a
 	printf "streamed restore / pg_restore from a local file: %.2f (want <= 1.2)\n", r1 / r2

@@ -52,6 +52,18 @@ is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list: last_good"
 is "$(json_get "$OUT" 'd["backups"][0]["status"]')" ok "list: status"
 run pb -q backup -d service=shop-backup
 is "$OUT$ERR" "" "quiet on success under -q"
+chmod 500 "$state"; mv "$state/backup-shop.json" "$state/keep.json" 2>/dev/null
+if [ "$(id -u)" != 0 ]; then
+	run pb backup -d service=shop-backup
+	is "$RC" 5 "a good backup whose state file cannot be written: exit 5"
+else
+	mkdir "$state/backup-shop.json"	# root ignores modes: make the rename fail instead
+	run pb backup -d service=shop-backup
+	is "$RC" 5 "a good backup whose state file cannot be written: exit 5"
+	rmdir "$state/backup-shop.json"
+fi
+like "$ERR" "stored and complete, but the state file was not updated" "saying exactly that"
+chmod 755 "$state"; mv "$state/keep.json" "$state/backup-shop.json"
 
 run pb verify latest --database shop
 is "$RC" 0 "verify: every object matches"
@@ -95,6 +107,7 @@ printf '#!/bin/sh\n"%s/pg_dump" "$@" | head -c 300000\nkill -9 $$\n' "$PG_BINDIR
 chmod +x "$fake/pg_dump"
 printf 'backup = { pg_bindir = "%s"; };\n' "$fake" >"$BDIR/killed.conf"
 before=$(ls "$repo/shop" | wc -l)
+good_before=$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')
 run pgp-backup -c "$BDIR/killed.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
 is "$RC" 5 "pg_dump killed: exit 5"
 like "$ERR" "pg_dump was killed by signal 9" "one clear message"
@@ -102,7 +115,7 @@ is "$(ls "$repo/shop" | wc -l)" "$before" "no new backup directory is left"
 is "$(find "$repo" -name '*.partial' | wc -l)" 0 "no partial file is left"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "state: last run failed"
 like "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_error"]')" "killed" "state: the error"
-is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$last" "state: the last good backup is kept"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$good_before" "state: the last good backup is kept"
 run pb verify latest --database shop
 is "$RC" 0 "the previous good backup is untouched"
 
