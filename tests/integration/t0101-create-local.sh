@@ -175,6 +175,32 @@ is "$(printf '%s\n' "$ERR" | wc -l)" 1 "in one line"
 run pgp-create -c /dev/null --local "$dir" -d "dbname=x" --database shop
 is "$RC" 2 "--local with -d is a usage error"
 
+# Passwords from the operator's files.
+printf 'operator-chosen-secret-123\n' >"$dir/ro.pw"
+chmod 600 "$dir/ro.pw"
+run create --extension pgcrypto --password-file readonly="$dir/ro.pw"
+is "$RC" 0 "--password-file sets a role's password from a file"
+is "$(grep ':shop_readonly:' "$dir/pgpass" | cut -d: -f5)" operator-chosen-secret-123 "the pgpass holds it"
+run env PGPASSWORD=operator-chosen-secret-123 psql -X -A -t "host=127.0.0.1 port=$port dbname=shop user=shop_readonly sslmode=verify-full sslrootcert=$dir/tls/ca.crt" -c "SELECT 1"
+is "$OUT" 1 "and it logs in"
+unlike "$OUT$ERR" "operator-chosen" "without being printed"
+
+# Preloaded extensions, pgaudit, and role settings from the config.
+printf 'create = { app_connection_limit = 7; statement_timeout = "12s"; };\n' >"$dir/create.conf"
+run pgp-create -c "$dir/create.conf" --local "$dir" --database shop --extension pgcrypto \
+	--extension pg_stat_statements --audit
+is "$RC" 0 "pg_stat_statements and --audit in local mode"
+[ "$RC" = 0 ] || diag "$ERR"
+like "$(admin -c "SHOW shared_preload_libraries")" "pg_stat_statements,pgaudit" "both are preloaded (restart done)"
+is "$(admin -c "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension WHERE extname IN ('pg_stat_statements', 'pgaudit')")" \
+	"pg_stat_statements,pgaudit" "both extensions exist"
+is "$(admin -c "SHOW pgaudit.log")" "ddl,role" "pgaudit logs DDL and role changes"
+is "$(admin -c "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'shop_app'")" 7 "connection limit from the config"
+like "$(admin -c "SELECT rolconfig::text FROM pg_roles WHERE rolname = 'shop_app'")" "statement_timeout=12s" "statement_timeout from the config"
+run pgp-create -c "$dir/create.conf" --local "$dir" --database shop --extension pgcrypto \
+	--extension pg_stat_statements --audit --rotate-passwords
+like "$(cat "$dir/log/postgresql.log")" 'AUDIT: SESSION,.*ROLE,ALTER ROLE' "pgaudit records the role changes"
+
 # --status and --stop.
 run pgp-create -c /dev/null --local "$dir" --status
 is "$RC" 0 "--status: running"

@@ -89,6 +89,19 @@ is "$RC" 2 "a bad --memory is a usage error"
 run pgp-tune -c /dev/null --workload batch
 like "$ERR" 'invalid workload "batch"' "a bad --workload is named"
 
+# Formats and explanations.
+run pgp-tune -c /dev/null $hw --workload oltp
+like "$OUT" "^# Written by pgp-tune [0-9.]+ for PostgreSQL 15: 1GB RAM \(given\), 2 CPUs \(given\)" "the conf header names tool, version and inputs"
+run pgp-tune -c /dev/null $hw --explain
+like "$OUT" "# 25% of 1GB RAM
+shared_buffers = '256MB'" "--explain says why before each setting"
+run pgp-tune -c /dev/null $hw --format sql
+like "$OUT" "^ALTER SYSTEM SET shared_buffers = '256MB';" "--format sql: ALTER SYSTEM statements"
+like "$OUT" "SELECT pg_reload_conf\(\);$" "ending with a reload"
+run pgp-tune -c /dev/null $hw --format pgbouncer --connections 100
+like "$OUT" "pool_mode = transaction" "--format pgbouncer: transaction pooling"
+like "$OUT" "max_db_connections = 87" "sized from max_connections (100 - 3 reserved - 10 headroom)"
+
 # PostgreSQL 18 fragments use io_method; 13 has no io_method.
 run pgp-tune -c /dev/null $hw --pg-version 18
 like "$OUT" "io_method = 'worker'" "PG18: io_method"

@@ -144,6 +144,15 @@ run pb verify "$last" --database shop
 is "$RC" 1 "a flipped byte: verify exits 1"
 like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
 
+# prune never deletes what a restore or verify is reading.
+readlock=$(ls "$state"/read-shop-*.lock)
+flock -s "$readlock" sleep 3 &
+sleep 0.3
+run pb prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+is "$RC" 4 "prune while a restore reads: exit 4"
+like "$ERR" "busy: a restore or verify of shop is reading" "with a busy line"
+wait
+
 # Retention: grandfather-father-son over fabricated history, then for real.
 for d in $(seq 1 120); do
 	hid=$(date -u -d "@$(( $(date +%s) - d * 86400 ))" +%Y%m%dT%H%M%SZ)

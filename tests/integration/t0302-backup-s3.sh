@@ -42,6 +42,17 @@ run pb restore latest -d "$ADMIN" --database from_s3
 is "$RC" 0 "restore streams from S3 into pg_restore"
 is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=from_s3}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 "rows restored"
 
+# Credentials from files named in the config, not the environment.
+printf 'S3RVER\n' >"$BDIR/ak"; printf 'S3RVER\n' >"$BDIR/sk"; chmod 600 "$BDIR/ak" "$BDIR/sk"
+printf 'backup = { s3_access_key_file = "%s"; s3_secret_key_file = "%s"; };\n' "$BDIR/ak" "$BDIR/sk" >"$BDIR/keys.conf"
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY pgp-backup -c "$BDIR/keys.conf" --repo "s3://$S3_BUCKET/pgp" \
+	--s3-endpoint "$S3_ENDPOINT" --state-dir "$state" list --database shop
+like "$OUT" "$id" "credentials read from the files in the config"
+run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY pgp-backup -c /dev/null --repo "s3://$S3_BUCKET/pgp" \
+	--s3-endpoint "$S3_ENDPOINT" --state-dir "$state" list
+is "$RC" 2 "no credentials at all: a configuration error"
+like "$ERR" "no S3 credentials" "saying where they come from"
+
 # Wrong credentials.
 run env AWS_SECRET_ACCESS_KEY=wrong pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" \
 	--state-dir "$state" backup -d service=shop-backup
