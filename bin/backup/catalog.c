@@ -249,6 +249,43 @@ delete_backup(struct backup_ctx *ctx, const struct backup_info *b)
 	return rc;
 }
 
+/*
+ * Objects of ids without a manifest: what a run killed outright (SIGKILL,
+ * a power cut) left behind.  Prune holds the backup lock, so no backup is
+ * writing them; they were never backups.  0, or -1 (logged).
+ */
+static int
+sweep_leftovers(struct backup_ctx *ctx, const char *database, const struct backup_info *list, size_t n)
+{
+	struct repo_entry *entries;
+	size_t count;
+	int rc = 0;
+
+	if (repo_list(ctx->repo, database, &entries, &count) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		const char *name = entries[i].name, *slash1 = strchr(name, '/'), *slash2;
+		int has_manifest = 0;
+		size_t idlen;
+
+		if (!slash1 || !(slash2 = strchr(slash1 + 1, '/')))
+			continue;
+		idlen = (size_t) (slash2 - slash1 - 1);
+		for (size_t k = 0; k < n && !has_manifest; k++)
+			has_manifest = strlen(list[k].id) == idlen && !strncmp(list[k].id, slash1 + 1, idlen);
+		if (has_manifest)
+			continue;
+		if (ctx->dry_run)
+			printf("would delete leftover %s\n", name);
+		else if (repo_delete(ctx->repo, name) < 0)
+			rc = -1;
+		else
+			pgp_info("deleted leftover %s (no manifest: an interrupted run)", name);
+	}
+	repo_entries_free(entries, count);
+	return rc;
+}
+
 int
 catalog_prune(struct backup_ctx *ctx, const char *database)
 {
@@ -285,6 +322,8 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 		deleted++;
 		pgp_info("pruned %s/%s", list[i].database, list[i].id);
 	}
+	if (sweep_leftovers(ctx, database, list, n) < 0)
+		rc = PGP_EXIT_FAILED;
 	if (!ctx->dry_run && pgp_log_enabled(PGP_LOG_INFO) && n)
 		pgp_info("prune: kept %zu, deleted %d", n - (size_t) deleted, deleted);
 	free(keep);

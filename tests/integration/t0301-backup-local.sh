@@ -144,6 +144,18 @@ run pb verify "$last" --database shop
 is "$RC" 1 "a flipped byte: verify exits 1"
 like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
 
+# Leftovers of a run killed outright (no manifest) are swept by prune.
+mkdir -p "$repo/shop/20200101T000000Z"
+echo junk >"$repo/shop/20200101T000000Z/dump.pgdump.gz.partial"
+echo junk >"$repo/shop/20200101T000000Z/globals.sql.gz"
+run pb list --database shop
+unlike "$OUT" "20200101T000000Z" "leftovers are not backups for list"
+run pb prune --database shop --dry-run
+like "$OUT" "would delete leftover shop/20200101T000000Z/dump.pgdump.gz.partial" "--dry-run names them"
+run pb prune --database shop
+is "$RC" 0 "prune"
+ok "and sweeps them" -- test ! -e "$repo/shop/20200101T000000Z"
+
 # prune never deletes what a restore or verify is reading.
 readlock=$(ls "$state"/read-shop-*.lock)
 flock -s "$readlock" sleep 3 &
