@@ -183,7 +183,7 @@ report_print(struct create_ctx *ctx)
 	}
 	if (!ctx->local_dir)
 		print_hba_lines(ctx);
-	printf("\nexport PGSERVICEFILE=%s PGPASSFILE=%s\n", ctx->service_file, ctx->passfile);
-	printf("psql service=%s-app\n", ctx->database);
+	printf("\nTo connect (e.g. psql service=%s-app), use these files:\n", ctx->database);
+	printf("export PGSERVICEFILE=%s PGPASSFILE=%s\n", ctx->service_file, ctx->passfile);
 	return 0;
 }

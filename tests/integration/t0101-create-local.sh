@@ -86,6 +86,8 @@ run as app -c "SELECT 1"
 is "$OUT" 1 "the first run's passwords still log in"
 run create --extension pgcrypto
 like "$OUT" "no changes" "text output says no changes"
+is "$(printf '%s\n' "$OUT" | tail -1)" "export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass" \
+	"the human output ends with the export line"
 
 # UUID v7 below PostgreSQL 18.
 run as app -c "WITH u AS (SELECT g, public.uuid_generate_v7() AS id FROM generate_series(1, 10000) g)
