@@ -169,7 +169,7 @@ pick_int(const struct pgp_conf *conf, long long given, const char *key, const ch
 static int
 gather_inputs(struct opts *o, const struct pgp_conf *conf, PGconn *conn, struct tune_inputs *in)
 {
-	const char *root = o->sys_root ? o->sys_root : "/", *s, *src = "default";
+	const char *root = o->sys_root ? o->sys_root : "/", *s;
 	struct pgp_common *c = &o->common;
 	char data_dir[1024] = "";
 
@@ -249,7 +249,6 @@ gather_inputs(struct opts *o, const struct pgp_conf *conf, PGconn *conn, struct 
 		}
 		pgp_debug("storage of %s: rotational flag %d", path, rot);
 	}
-	(void) src;
 	return 0;
 }
 

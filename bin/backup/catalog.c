@@ -43,17 +43,16 @@ by_time_desc(const void *a, const void *b)
 	return x->time < y->time ? 1 : x->time > y->time ? -1 : strcmp(y->database, x->database);
 }
 
-int
-catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **out, size_t *n)
+/* The backups (manifests) among a repository listing, newest first. */
+static void
+load_manifests(struct backup_ctx *ctx, const struct repo_entry *entries, size_t count,
+	       struct backup_info **out, size_t *n)
 {
-	struct repo_entry *entries;
-	size_t count, cap = 0;
+	size_t cap = 0;
 	struct backup_info *list = NULL;
 
 	*out = NULL;
 	*n = 0;
-	if (repo_list(ctx->repo, database ? database : "", &entries, &count) < 0)
-		return -1;
 	for (size_t i = 0; i < count; i++) {
 		char db[128], id[32], *data;
 		size_t len;
@@ -91,10 +90,21 @@ catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **
 		}
 		(*n)++;
 	}
-	repo_entries_free(entries, count);
 	if (*n > 1)
 		qsort(list, *n, sizeof(*list), by_time_desc);
 	*out = list;
+}
+
+int
+catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **out, size_t *n)
+{
+	struct repo_entry *entries;
+	size_t count;
+
+	if (repo_list(ctx->repo, database ? database : "", &entries, &count) < 0)
+		return -1;
+	load_manifests(ctx, entries, count, out, n);
+	repo_entries_free(entries, count);
 	return 0;
 }
 
@@ -255,14 +265,11 @@ delete_backup(struct backup_ctx *ctx, const struct backup_info *b)
  * writing them; they were never backups.  0, or -1 (logged).
  */
 static int
-sweep_leftovers(struct backup_ctx *ctx, const char *database, const struct backup_info *list, size_t n)
+sweep_leftovers(struct backup_ctx *ctx, const struct repo_entry *entries, size_t count,
+		const struct backup_info *list, size_t n)
 {
-	struct repo_entry *entries;
-	size_t count;
 	int rc = 0;
 
-	if (repo_list(ctx->repo, database, &entries, &count) < 0)
-		return -1;
 	for (size_t i = 0; i < count; i++) {
 		const char *name = entries[i].name, *slash1 = strchr(name, '/'), *slash2;
 		int has_manifest = 0;
@@ -282,7 +289,6 @@ sweep_leftovers(struct backup_ctx *ctx, const char *database, const struct backu
 		else
 			pgp_info("deleted leftover %s (no manifest: an interrupted run)", name);
 	}
-	repo_entries_free(entries, count);
 	return rc;
 }
 
@@ -290,20 +296,24 @@ int
 catalog_prune(struct backup_ctx *ctx, const char *database)
 {
 	struct backup_info *list;
-	size_t n;
+	struct repo_entry *entries;
+	size_t n, count;
 	int *keep, readers, rc = 0, deleted = 0;
 
 	/* Never delete what a restore or verify is reading. */
 	readers = lock_take(ctx, database, "read", 0);
 	if (readers < 0)
 		return readers == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
-	if (catalog_load(ctx, database, &list, &n) < 0) {
+	/* One listing serves both the backups and the leftovers. */
+	if (repo_list(ctx->repo, database, &entries, &count) < 0) {
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
+	load_manifests(ctx, entries, count, &list, &n);
 	keep = calloc(n ? n : 1, sizeof(*keep));
 	if (!keep) {
 		catalog_free(list, n);
+		repo_entries_free(entries, count);
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
@@ -322,12 +332,13 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 		deleted++;
 		pgp_info("pruned %s/%s", list[i].database, list[i].id);
 	}
-	if (sweep_leftovers(ctx, database, list, n) < 0)
+	if (sweep_leftovers(ctx, entries, count, list, n) < 0)
 		rc = PGP_EXIT_FAILED;
 	if (!ctx->dry_run && pgp_log_enabled(PGP_LOG_INFO) && n)
 		pgp_info("prune: kept %zu, deleted %d", n - (size_t) deleted, deleted);
 	free(keep);
 	catalog_free(list, n);
+	repo_entries_free(entries, count);
 	close(readers);
 	return rc;
 }

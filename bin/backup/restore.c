@@ -359,16 +359,23 @@ compare_rows(struct backup_ctx *ctx, const struct backup_info *b, const char *ta
 	return bad ? 1 : 0;
 }
 
+/*
+ * Find backup id: its index, or an exit status as a negative number: no
+ * such backup is the caller's mistake (2), an unreadable repository a
+ * failure (5).
+ */
 static int
 load_one(struct backup_ctx *ctx, const char *id, struct backup_info **list, size_t *n)
 {
 	int i;
 
 	if (catalog_load(ctx, ctx->database, list, n) < 0)
-		return -1;
+		return -PGP_EXIT_FAILED;
 	i = catalog_find(*list, *n, id);
-	if (i < 0)
+	if (i < 0) {
 		catalog_free(*list, *n);
+		return -PGP_EXIT_USAGE;
+	}
 	return i;
 }
 
@@ -382,7 +389,7 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 
 	i = load_one(ctx, id, &list, &n);
 	if (i < 0)
-		return PGP_EXIT_USAGE;
+		return -i;
 	lock = lock_take(ctx, list[i].database, "read", 1);
 	if (lock < 0) {
 		catalog_free(list, n);
@@ -449,7 +456,7 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 	}
 	i = load_one(ctx, id, &list, &n);
 	if (i < 0)
-		return PGP_EXIT_USAGE;
+		return -i;
 	admin = admin_connection(ctx);
 	if (!admin) {
 		catalog_free(list, n);

@@ -105,6 +105,12 @@ int secrets_write_files(struct create_ctx *ctx);
 
 /* provision.c: the roles, the database, grants, extensions, UUID v7 */
 int provision(struct create_ctx *ctx, PGconn *admin);
+/*
+ * Run one statement built from fmt (pgp_sql_build's %I %L %s %d), or print
+ * it under --dry-run; shown, when not NULL, is printed instead (secrets).
+ * 0, or -1 after logging the server's message and the statement.
+ */
+int create_sql(struct create_ctx *ctx, PGconn *conn, const char *shown, const char *fmt, ...);
 
 /* pooler.c: PgBouncer configuration, auth user and lookup function */
 int pooler_setup(struct create_ctx *ctx, PGconn *db_conn);

@@ -18,76 +18,49 @@
 #include "log.h"
 #include "pool.h"
 #include "spawn.h"
-#include "sql.h"
-
-/* Run statements in the database (SQL helpers of provision.c are static). */
-static int
-run(struct create_ctx *ctx, PGconn *db, const char *stmt)
-{
-	PGresult *res;
-	int ok;
-
-	if (!stmt)
-		return -1;
-	if (ctx->dry_run) {
-		printf("%s;\n", stmt);
-		return 0;
-	}
-	res = PQexec(db, stmt);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok) {
-		pgp_error("%s", PQresultErrorMessage(res));
-		pgp_detail("statement: %s", stmt);
-	}
-	PQclear(res);
-	return ok ? 0 : -1;
-}
+#include "conn.h"
 
 static int
 lookup_function(struct create_ctx *ctx, PGconn *db)
 {
 	const char *pooler = ctx->roles[ROLE_POOLER].name;
-	char *stmts[6];
-	int rc = 0;
 
 	/* Reading pg_authid takes a superuser: managed services bring their own pooler. */
 	if (!ctx->is_superuser)
 		return pgp_fail("--pooler pgbouncer needs a superuser admin: its auth_query reads "
 				"pg_authid through a SECURITY DEFINER function; on a managed service "
 				"use the provider's connection pooler");
-	stmts[0] = pgp_sql_build(db, "CREATE SCHEMA IF NOT EXISTS pgbouncer");
-	stmts[1] = pgp_sql_build(db, "REVOKE ALL ON SCHEMA pgbouncer FROM PUBLIC");
-	stmts[2] = pgp_sql_build(db, "GRANT USAGE ON SCHEMA pgbouncer TO %I", pooler);
-	stmts[3] = pgp_sql_build(db,
-		"CREATE OR REPLACE FUNCTION pgbouncer.user_lookup(p_user text, OUT uname text,"
-		" OUT phash text) RETURNS record LANGUAGE sql STABLE SECURITY DEFINER"
-		" SET search_path = pg_catalog AS $fn$"
-		" SELECT rolname::text, rolpassword::text FROM pg_catalog.pg_authid"
-		" WHERE rolname = p_user AND rolcanlogin"
-		" AND (rolvaliduntil IS NULL OR rolvaliduntil > now())"
-		" AND rolname IN (%L, %L) $fn$",
-		ctx->roles[ROLE_APP].name, ctx->roles[ROLE_READONLY].name);
-	stmts[4] = pgp_sql_build(db, "REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC");
-	stmts[5] = pgp_sql_build(db, "GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO %I", pooler);
-	for (int i = 0; i < 6; i++) {
-		if (rc == 0)
-			rc = run(ctx, db, stmts[i]);
-		free(stmts[i]);
-	}
-	return rc;
+	if (create_sql(ctx, db, NULL, "CREATE SCHEMA IF NOT EXISTS pgbouncer") < 0 ||
+	    create_sql(ctx, db, NULL, "REVOKE ALL ON SCHEMA pgbouncer FROM PUBLIC") < 0 ||
+	    create_sql(ctx, db, NULL, "GRANT USAGE ON SCHEMA pgbouncer TO %I", pooler) < 0 ||
+	    create_sql(ctx, db, NULL,
+		       "CREATE OR REPLACE FUNCTION pgbouncer.user_lookup(p_user text, OUT uname text,"
+		       " OUT phash text) RETURNS record LANGUAGE sql STABLE SECURITY DEFINER"
+		       " SET search_path = pg_catalog AS $fn$"
+		       " SELECT rolname::text, rolpassword::text FROM pg_catalog.pg_authid"
+		       " WHERE rolname = p_user AND rolcanlogin"
+		       " AND (rolvaliduntil IS NULL OR rolvaliduntil > now())"
+		       " AND rolname IN (%L, %L) $fn$",
+		       ctx->roles[ROLE_APP].name, ctx->roles[ROLE_READONLY].name) < 0 ||
+	    create_sql(ctx, db, NULL, "REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC") < 0 ||
+	    create_sql(ctx, db, NULL, "GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO %I", pooler) < 0)
+		return -1;
+	return 0;
 }
 
+/* The server's max_connections and superuser_reserved_connections. */
 static int
-server_max_connections(PGconn *db)
+server_connections(PGconn *db, int *max_connections, int *reserved)
 {
-	PGresult *res = PQexec(db, "SELECT current_setting('max_connections')::int,"
-			       " current_setting('superuser_reserved_connections')::int");
-	int n = 100;
+	PGresult *res = pgp_conn_query(db, "SELECT current_setting('max_connections')::int,"
+				       " current_setting('superuser_reserved_connections')::int", 0, NULL);
 
-	if (PQresultStatus(res) == PGRES_TUPLES_OK)
-		n = atoi(PQgetvalue(res, 0, 0)) * 1000 + atoi(PQgetvalue(res, 0, 1));
+	if (!res)
+		return -1;
+	*max_connections = atoi(PQgetvalue(res, 0, 0));
+	*reserved = atoi(PQgetvalue(res, 0, 1));
 	PQclear(res);
-	return n;
+	return 0;
 }
 
 static char *
@@ -96,13 +69,13 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 	struct pgp_pool_sizes sz;
 	char *text = NULL;
 	size_t size;
-	FILE *f = open_memstream(&text, &size);
-	int both = server_max_connections(db);
+	FILE *f;
+	int max_connections, reserved;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (!f)
+	if (server_connections(db, &max_connections, &reserved) < 0 || !(f = open_memstream(&text, &size)))
 		return NULL;
-	pgp_pool_sizes(both / 1000, both % 1000, (int) cpus, &sz);
+	pgp_pool_sizes(max_connections, reserved, (int) cpus, &sz);
 	fprintf(f, ";; Written by pgp-create: changes here are overwritten on its next run.\n"
 		";; Transaction pooling for %s; sizes follow the server's max_connections (%d).\n"
 		"[databases]\n%s = host=%s port=%s dbname=%s\n\n[pgbouncer]\n"
@@ -117,7 +90,7 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 		"client_tls_sslmode = require\nclient_tls_cert_file = %s/tls/server.crt\n"
 		"client_tls_key_file = %s/tls/server.key\n"
 		"logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-		ctx->database, both / 1000, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
+		ctx->database, max_connections, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
 		ctx->pooler_port, ctx->pooler_dir, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_POOLER].name,
 		sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections, sz.max_client_conn,
 		ctx->ca_file, ctx->local_dir, ctx->local_dir, ctx->pooler_dir, ctx->pooler_dir);

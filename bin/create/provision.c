@@ -19,10 +19,8 @@
 #include "log.h"
 #include "sql.h"
 
-/* Run one statement built from fmt, or print it under --dry-run.  With
- * shown != NULL that text is printed instead of the statement (secrets). */
-static int
-sql(struct create_ctx *ctx, PGconn *conn, const char *shown, const char *fmt, ...)
+int
+create_sql(struct create_ctx *ctx, PGconn *conn, const char *shown, const char *fmt, ...)
 {
 	va_list ap;
 	char *stmt;
@@ -177,8 +175,8 @@ set_password(struct create_ctx *ctx, PGconn *conn, struct role_spec *r, int crea
 		return -1;
 	snprintf(shown, sizeof(shown), "%s ROLE \"%s\" %sPASSWORD '<redacted SCRAM-SHA-256 verifier>'",
 		 create ? "CREATE" : "ALTER", r->name, create ? "LOGIN " : "");
-	rc = create ? sql(ctx, conn, shown, "CREATE ROLE %I LOGIN PASSWORD %L", r->name, verifier)
-		: sql(ctx, conn, shown, "ALTER ROLE %I PASSWORD %L", r->name, verifier);
+	rc = create ? create_sql(ctx, conn, shown, "CREATE ROLE %I LOGIN PASSWORD %L", r->name, verifier)
+		: create_sql(ctx, conn, shown, "ALTER ROLE %I PASSWORD %L", r->name, verifier);
 	free(verifier);
 	ctx->changed = 1;
 	return rc;
@@ -218,7 +216,7 @@ ensure_role(struct create_ctx *ctx, PGconn *conn, struct role_spec *r, int exist
 		if (r->login)
 			return set_password(ctx, conn, r, 1);
 		ctx->changed = 1;
-		return sql(ctx, conn, NULL, "CREATE ROLE %I NOLOGIN", r->name);
+		return create_sql(ctx, conn, NULL, "CREATE ROLE %I NOLOGIN", r->name);
 	}
 	return r->login ? check_password(ctx, conn, r) : 0;
 }
@@ -237,46 +235,46 @@ shape_roles(struct create_ctx *ctx, PGconn *conn)
 		snprintf(limit, sizeof(limit), "%lld", R[k].connection_limit);
 		/* The migrator is NOINHERIT: without SET ROLE it can create nothing,
 		 * so nothing ends up owned by it and outside the default privileges. */
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I %s %s CONNECTION LIMIT %s", R[k].name,
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I %s %s CONNECTION LIMIT %s", R[k].name,
 			 R[k].login ? "LOGIN" : "NOLOGIN",
 			 k == ROLE_MIGRATOR || k == ROLE_BACKUP ? "NOINHERIT" : "INHERIT", limit);
 	}
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, R[ROLE_MIGRATOR].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, R[ROLE_MIGRATOR].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_RW].name, R[ROLE_APP].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_RW].name, R[ROLE_APP].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_RO].name, R[ROLE_READONLY].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_RO].name, R[ROLE_READONLY].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "GRANT pg_monitor TO %I", R[ROLE_MONITOR].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT pg_monitor TO %I", R[ROLE_MONITOR].name);
 	/* pg_read_all_data misses large objects on 15: the backup role dumps as
 	 * the owner (pg_dump --role), through a NOINHERIT membership. */
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, R[ROLE_BACKUP].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, R[ROLE_BACKUP].name);
 	/* A non-superuser admin manages the layout through the owner group. */
 	if (rc == 0 && !ctx->is_superuser)
-		rc = sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, ctx->admin_role);
+		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, ctx->admin_role);
 
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET role = %L", R[ROLE_MIGRATOR].name, R[ROLE_OWNER].name);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET role = %L", R[ROLE_MIGRATOR].name, R[ROLE_OWNER].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET lock_timeout = %L", R[ROLE_MIGRATOR].name, ctx->lock_timeout);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET lock_timeout = %L", R[ROLE_MIGRATOR].name, ctx->lock_timeout);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = 0", R[ROLE_MIGRATOR].name);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = 0", R[ROLE_MIGRATOR].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_APP].name, ctx->statement_timeout);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_APP].name, ctx->statement_timeout);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET lock_timeout = %L", R[ROLE_APP].name, ctx->lock_timeout);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET lock_timeout = %L", R[ROLE_APP].name, ctx->lock_timeout);
 	for (int k = ROLE_APP; k <= ROLE_READONLY && rc == 0; k++)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET idle_in_transaction_session_timeout = %L",
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET idle_in_transaction_session_timeout = %L",
 			 R[k].name, ctx->idle_in_transaction_session_timeout);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET default_transaction_read_only = on", R[ROLE_READONLY].name);
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET default_transaction_read_only = on", R[ROLE_READONLY].name);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_READONLY].name,
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_READONLY].name,
 			 ctx->readonly_statement_timeout);
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_MONITOR].name,
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I SET statement_timeout = %L", R[ROLE_MONITOR].name,
 			 ctx->monitor_statement_timeout);
 	return rc;
 }
@@ -293,21 +291,21 @@ ensure_database(struct create_ctx *ctx, PGconn *conn)
 		return -1;
 	if (!*found) {
 		ctx->changed = 1;
-		rc = sql(ctx, conn, NULL, "CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING 'UTF8'",
+		rc = create_sql(ctx, conn, NULL, "CREATE DATABASE %I OWNER %I TEMPLATE template0 ENCODING 'UTF8'",
 			 ctx->database, owner);
 	} else if (strcmp(found, owner) != 0)
-		rc = sql(ctx, conn, NULL, "ALTER DATABASE %I OWNER TO %I", ctx->database, owner);
+		rc = create_sql(ctx, conn, NULL, "ALTER DATABASE %I OWNER TO %I", ctx->database, owner);
 	free(found);
 	/* Nobody connects unless granted; app and readonly through their groups. */
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "REVOKE ALL ON DATABASE %I FROM PUBLIC", ctx->database);
+		rc = create_sql(ctx, conn, NULL, "REVOKE ALL ON DATABASE %I FROM PUBLIC", ctx->database);
 	for (int k = 0; k < ROLE_COUNT && rc == 0; k++) {
 		if (k == ROLE_OWNER || k == ROLE_APP || k == ROLE_READONLY || !ctx->roles[k].wanted)
 			continue;
-		rc = sql(ctx, conn, NULL, "GRANT CONNECT ON DATABASE %I TO %I", ctx->database, ctx->roles[k].name);
+		rc = create_sql(ctx, conn, NULL, "GRANT CONNECT ON DATABASE %I TO %I", ctx->database, ctx->roles[k].name);
 	}
 	if (rc == 0)
-		rc = sql(ctx, conn, NULL, "ALTER DATABASE %I SET search_path = \"$user\", public, extensions",
+		rc = create_sql(ctx, conn, NULL, "ALTER DATABASE %I SET search_path = \"$user\", public, extensions",
 			 ctx->database);
 	return rc;
 }
@@ -377,7 +375,7 @@ ensure_extension(struct create_ctx *ctx, PGconn *conn, const char *name, int opt
 				return -1;
 		}
 	}
-	return sql(ctx, conn, NULL, "CREATE EXTENSION IF NOT EXISTS %I SCHEMA extensions", name);
+	return create_sql(ctx, conn, NULL, "CREATE EXTENSION IF NOT EXISTS %I SCHEMA extensions", name);
 }
 
 /*
@@ -415,18 +413,18 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 	int rc = 0;
 
 	/* The public schema is the application's, owned by the owner group. */
-	rc = sql(ctx, db, NULL, "REVOKE ALL ON SCHEMA public FROM PUBLIC");
+	rc = create_sql(ctx, db, NULL, "REVOKE ALL ON SCHEMA public FROM PUBLIC");
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER SCHEMA public OWNER TO %I", owner);
+		rc = create_sql(ctx, db, NULL, "ALTER SCHEMA public OWNER TO %I", owner);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT USAGE ON SCHEMA public TO %I, %I", rw, ro);
+		rc = create_sql(ctx, db, NULL, "GRANT USAGE ON SCHEMA public TO %I, %I", rw, ro);
 	/* Extensions live apart, so app objects and theirs never mix. */
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "CREATE SCHEMA IF NOT EXISTS extensions");
+		rc = create_sql(ctx, db, NULL, "CREATE SCHEMA IF NOT EXISTS extensions");
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "REVOKE ALL ON SCHEMA extensions FROM PUBLIC");
+		rc = create_sql(ctx, db, NULL, "REVOKE ALL ON SCHEMA extensions FROM PUBLIC");
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT USAGE ON SCHEMA extensions TO %I, %I, %I, %I", owner, rw, ro,
+		rc = create_sql(ctx, db, NULL, "GRANT USAGE ON SCHEMA extensions TO %I, %I, %I, %I", owner, rw, ro,
 			 R[ROLE_MONITOR].name);
 	for (int i = 0; i < ctx->n_extensions && rc == 0; i++)
 		rc = ensure_extension(ctx, db, ctx->extensions[i], 0);
@@ -437,42 +435,42 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 
 	/* Objects the migrator creates later are usable with no further grant. */
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT,"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT,"
 			 " INSERT, UPDATE, DELETE ON TABLES TO %I", owner, rw);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT"
 			 " ON TABLES TO %I", owner, ro);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT USAGE,"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT USAGE,"
 			 " SELECT, UPDATE ON SEQUENCES TO %I", owner, rw);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT"
 			 " ON SEQUENCES TO %I", owner, ro);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I REVOKE EXECUTE ON FUNCTIONS"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I REVOKE EXECUTE ON FUNCTIONS"
 			 " FROM PUBLIC", owner);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT EXECUTE"
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT EXECUTE"
 			 " ON FUNCTIONS TO %I, %I", owner, rw, ro);
 	/* Catch up with objects that exist already (a database adopted late). */
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I", rw);
+		rc = create_sql(ctx, db, NULL, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I", rw);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I", ro);
+		rc = create_sql(ctx, db, NULL, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO %I", ro);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %I", rw);
+		rc = create_sql(ctx, db, NULL, "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %I", rw);
 	if (rc == 0)
-		rc = sql(ctx, db, NULL, "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I", ro);
+		rc = create_sql(ctx, db, NULL, "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I", ro);
 
 	if (rc == 0 && ctx->server_version < 180000) {
-		rc = sql(ctx, db, NULL, "SET ROLE %I", owner);
+		rc = create_sql(ctx, db, NULL, "SET ROLE %I", owner);
 		if (rc == 0)
-			rc = sql(ctx, db, NULL, "%s", uuidv7_body);
+			rc = create_sql(ctx, db, NULL, "%s", uuidv7_body);
 		if (rc == 0)
-			rc = sql(ctx, db, NULL, "REVOKE ALL ON FUNCTION public.uuid_generate_v7() FROM PUBLIC");
+			rc = create_sql(ctx, db, NULL, "REVOKE ALL ON FUNCTION public.uuid_generate_v7() FROM PUBLIC");
 		if (rc == 0)
-			rc = sql(ctx, db, NULL, "GRANT EXECUTE ON FUNCTION public.uuid_generate_v7() TO %I, %I", rw, ro);
-		if (sql(ctx, db, NULL, "RESET ROLE") < 0)
+			rc = create_sql(ctx, db, NULL, "GRANT EXECUTE ON FUNCTION public.uuid_generate_v7() TO %I, %I", rw, ro);
+		if (create_sql(ctx, db, NULL, "RESET ROLE") < 0)
 			rc = -1;
 	}
 	return rc;
@@ -499,7 +497,7 @@ backup_rls(struct create_ctx *ctx, PGconn *db)
 			    "FORCEs row-level security", ctx->roles[ROLE_BACKUP].name, ctx->roles[ROLE_OWNER].name);
 		return 0;
 	}
-	return sql(ctx, db, NULL, "ALTER ROLE %I BYPASSRLS", ctx->roles[ROLE_BACKUP].name);
+	return create_sql(ctx, db, NULL, "ALTER ROLE %I BYPASSRLS", ctx->roles[ROLE_BACKUP].name);
 }
 
 static int
@@ -514,7 +512,7 @@ database_exists(PGconn *conn, const char *name)
 
 /* Existing login roles whose password nobody recorded cannot be used. */
 static int
-check_known_passwords(struct create_ctx *ctx, PGconn *conn, int exists[])
+check_known_passwords(struct create_ctx *ctx, int exists[])
 {
 	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++) {
 		if (!ctx->roles[k].wanted || !exists[k] || ctx->roles[k].password_known || ctx->rotate_passwords)
@@ -524,7 +522,6 @@ check_known_passwords(struct create_ctx *ctx, PGconn *conn, int exists[])
 			 "with --password-file %s=FILE", role_kind_names[k]);
 		return -1;
 	}
-	(void) conn;
 	return 0;
 }
 
@@ -540,7 +537,7 @@ provision(struct create_ctx *ctx, PGconn *admin)
 	for (int k = 0; k < ROLE_COUNT; k++)
 		if (ctx->roles[k].wanted && role_exists(admin, ctx->roles[k].name, &exists[k]) < 0)
 			return -1;
-	if (check_known_passwords(ctx, admin, exists) < 0)
+	if (check_known_passwords(ctx, exists) < 0)
 		return -1;
 	/* Passwords reach the pgpass before the server: see secrets.c. */
 	if (secrets_write_files(ctx) < 0)

@@ -77,7 +77,7 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 
 /* A certificate for key, named cn, signed by issuer (NULL: self-signed). */
 static X509 *
-make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int days)
+make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, int days)
 {
 	X509 *cert = X509_new();
 	unsigned char serial[16];
@@ -101,7 +101,6 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, int
 	if (!X509_set_pubkey(cert, key))
 		goto fail;
 	BN_free(bn);
-	(void) issuer_key;
 	return cert;
 fail:
 	BN_free(bn);
@@ -120,7 +119,7 @@ make_ca(const char *key_path, const char *crt_path, EVP_PKEY **key, X509 **cert)
 	*key = EVP_EC_gen("P-256");
 	if (!*key)
 		return ssl_fail("generate the CA key");
-	*cert = make_cert(*key, cn, NULL, *key, CA_DAYS);
+	*cert = make_cert(*key, cn, NULL, CA_DAYS);
 	if (!*cert ||
 	    add_ext(*cert, *cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
 	    add_ext(*cert, *cert, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
@@ -165,7 +164,7 @@ make_server(const char *dir, EVP_PKEY *ca_key, X509 *ca, const char *os_user)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(san, sizeof(san), "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
 		 strcmp(host, "localhost") ? ",DNS:" : "", strcmp(host, "localhost") ? host : "");
-	cert = make_cert(key, "localhost", ca, ca_key, SERVER_DAYS);
+	cert = make_cert(key, "localhost", ca, SERVER_DAYS);
 	if (!cert ||
 	    add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(cert, ca, NID_key_usage, "critical,digitalSignature,keyEncipherment") < 0 ||

@@ -53,6 +53,14 @@ run env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY pgp-backup -c /dev/null --
 is "$RC" 2 "no credentials at all: a configuration error"
 like "$ERR" "no S3 credentials" "saying where they come from"
 
+# No such backup is the caller's mistake; an unreachable repository a failure.
+run pb verify 19990101T000000Z --database shop
+is "$RC" 2 "verify of an unknown id: exit 2"
+run pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "http://127.0.0.1:$(free_port)" \
+	--state-dir "$state" verify latest --database shop
+is "$RC" 5 "verify with the repository unreachable: exit 5, not a usage error"
+like "$ERR" "S3 GET" "naming the request that failed"
+
 # Wrong credentials.
 run env AWS_SECRET_ACCESS_KEY=wrong pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" \
 	--state-dir "$state" backup -d service=shop-backup
