@@ -21,7 +21,8 @@
 enum {
 	OPT_REPO = PGP_OPT_FIRST_PRIVATE, OPT_S3_ENDPOINT, OPT_S3_REGION, OPT_ROLE, OPT_COMPRESS_LEVEL,
 	OPT_STATE_DIR, OPT_JOBS, OPT_CLEAN, OPT_NO_OWNER, OPT_RESTORE_TEST, OPT_DRY_RUN, OPT_KEEP_LAST,
-	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM
+	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM, OPT_IN_PLACE,
+	OPT_KEEP_OLD, OPT_TERMINATE
 };
 
 struct opts {
@@ -29,6 +30,7 @@ struct opts {
 	const char *subcommand, *id;
 	const char *repo, *endpoint, *region, *role, *state_dir, *from;
 	int compress_level, jobs, clean, no_owner, restore_test, dry_run, no_prune;
+	int in_place, keep_old, terminate;
 	long long keep[5];		/* last, daily, weekly, monthly, max age: -1 unset */
 };
 
@@ -42,7 +44,7 @@ help(FILE *out)
 		"  pgp-backup backup  -d CONNINFO | -t TARGET [--repo REPO] [OPTION]...\n"
 		"  pgp-backup list    [--repo REPO] [--database NAME] [--format json]\n"
 		"  pgp-backup verify  ID|latest [--restore-test -d CONNINFO]\n"
-		"  pgp-backup restore ID|latest -d CONNINFO --database NEW [--clean]\n"
+		"  pgp-backup restore ID|latest -d CONNINFO --database NAME [--clean]\n"
 		"  pgp-backup prune   [--database NAME] [--dry-run]\n"
 		"\n"
 		"Repository:\n"
@@ -62,7 +64,11 @@ help(FILE *out)
 		"      --no-prune           backup: skip retention afterwards\n"
 		"      --jobs=N             restore: download first, pg_restore -j N\n"
 		"      --from=NAME          restore: the backed-up database to take\n"
-		"      --clean              restore: drop and recreate existing objects\n"
+		"      --clean              restore: replace a database that is not empty\n"
+		"      --terminate          restore: end the sessions on the database replaced\n"
+		"      --keep-old           restore: keep the replaced database (pgp_old_...)\n"
+		"      --in-place           restore: verify first, then restore over the target\n"
+		"                           (no room for a second copy; no swap)\n"
 		"      --no-owner           restore: do not set object owners\n"
 		"      --restore-test       verify: restore into a scratch database too\n"
 		"      --dry-run            prune: list what would go\n"
@@ -104,6 +110,9 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"max-age", required_argument, NULL, OPT_MAX_AGE},
 		{"no-prune", no_argument, NULL, OPT_NO_PRUNE},
 		{"from", required_argument, NULL, OPT_FROM},
+		{"in-place", no_argument, NULL, OPT_IN_PLACE},
+		{"keep-old", no_argument, NULL, OPT_KEEP_OLD},
+		{"terminate", no_argument, NULL, OPT_TERMINATE},
 		{NULL, 0, NULL, 0}
 	};
 	int opt, known = 0;
@@ -133,6 +142,9 @@ parse_options(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_NO_PRUNE: o->no_prune = 1; break;
 		case OPT_FROM: o->from = optarg; break;
+		case OPT_IN_PLACE: o->in_place = 1; break;
+		case OPT_KEEP_OLD: o->keep_old = 1; break;
+		case OPT_TERMINATE: o->terminate = 1; break;
 		default: pgp_opt_common(&o->common, opt, optarg);
 		}
 	}
@@ -182,6 +194,9 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	ctx->no_owner = o->no_owner;
 	ctx->restore_test = o->restore_test;
 	ctx->dry_run = o->dry_run;
+	ctx->in_place = o->in_place;
+	ctx->keep_old = o->keep_old;
+	ctx->terminate = o->terminate;
 	if ((!repo && pgp_conf_get_string(conf, "backup.repo", &repo) < 0) ||
 	    (!endpoint && pgp_conf_get_string(conf, "backup.s3_endpoint", &endpoint) < 0) ||
 	    (!region && pgp_conf_get_string(conf, "backup.s3_region", &region) < 0) ||

@@ -32,9 +32,8 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* The rename is durable only once the directory entry is on disk. */
-static int
-fsync_dir_of(const char *path)
+int
+pgp_fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, rc = -1;
@@ -85,7 +84,7 @@ pgp_atomic_write(const char *path, const void *data, size_t len, mode_t mode)
 	if (rename(tmp, path) != 0)
 		goto fail;
 	free(tmp);
-	if (fsync_dir_of(path) != 0)
+	if (pgp_fsync_dir_of(path) != 0)
 		return pgp_fail("cannot sync the directory of \"%s\": %s", path, strerror(errno));
 	return 0;
 

@@ -23,7 +23,33 @@ struct pgp_s3 {
 	struct pgp_s3_config cfg;
 	char *endpoint, *region, *bucket, *access_key, *secret_key;
 	CURL *curl;
+	struct timespec deadline;	/* every request of the run ends by then */
+	int unreachable;		/* the last failure: no answer from the endpoint */
+	int grace;			/* an abort after a failure: a few seconds past the deadline */
 };
+
+/* Milliseconds left before the run's deadline (negative: past it). */
+static long long
+ms_left(const struct pgp_s3 *s3)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long) (s3->deadline.tv_sec - now.tv_sec) * 1000 +
+		(s3->deadline.tv_nsec - now.tv_nsec) / 1000000 + (s3->grace ? 5000 : 0);
+}
+
+const char *
+pgp_s3_endpoint(const struct pgp_s3 *s3)
+{
+	return s3->endpoint ? s3->endpoint : "AWS S3";
+}
+
+int
+pgp_s3_unreachable(const struct pgp_s3 *s3)
+{
+	return s3->unreachable;
+}
 
 /*
  * An upload keeps one part in flight on its own handle, in a thread, while
@@ -94,6 +120,10 @@ pgp_s3_open(const struct pgp_s3_config *cfg)
 		s3->cfg.stall_timeout = 60;
 	if (s3->cfg.part_size < MIN_PART)
 		s3->cfg.part_size = 8u * 1024 * 1024;
+	if (s3->cfg.deadline < 1)
+		s3->cfg.deadline = 900;
+	clock_gettime(CLOCK_MONOTONIC, &s3->deadline);
+	s3->deadline.tv_sec += s3->cfg.deadline;
 	s3->curl = curl_easy_init();
 	if (!s3->curl || !s3->region || !s3->bucket) {
 		pgp_s3_close(s3);
@@ -321,6 +351,8 @@ attempt(struct pgp_s3 *s3, CURL *c, struct request *r, char *errbuf)
 	/* Never hang: a transfer that moves nothing for this long fails. */
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s3->cfg.stall_timeout);
+	/* ... and none outlives the run's deadline (backup.s3_timeout). */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long) (ms_left(s3) > 1 ? ms_left(s3) : 1));
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -347,14 +379,23 @@ attempt(struct pgp_s3 *s3, CURL *c, struct request *r, char *errbuf)
 static int
 perform_on(struct pgp_s3 *s3, CURL *c, struct request *r, int quiet_status)
 {
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc = CURLE_OK;
+	int past_deadline = 0;
 
 	for (int i = 0; i < s3->cfg.attempts; i++) {
 		if (i > 0) {
+			long long pause = 250LL << (i - 1);
+
 			pgp_debug("S3 %s %s: retrying (%s)", r->method, r->key ? r->key : "",
 				  rc != CURLE_OK ? (*errbuf ? errbuf : curl_easy_strerror(rc)) : "server error");
-			usleep((useconds_t) (250000u << (i - 1)));
+			if (pause > ms_left(s3))
+				pause = ms_left(s3) > 0 ? ms_left(s3) : 0;
+			usleep((useconds_t) (pause * 1000));
+		}
+		if (ms_left(s3) <= 0) {
+			past_deadline = 1;
+			break;
 		}
 		rc = attempt(s3, c, r, errbuf);
 		if (r->sink_failed)
@@ -362,9 +403,16 @@ perform_on(struct pgp_s3 *s3, CURL *c, struct request *r, int quiet_status)
 		if (r->sunk || !transient(rc, r->status))
 			break;
 	}
+	s3->unreachable = past_deadline || (rc != CURLE_OK && transient(rc, 0));
+	if (past_deadline || (rc == CURLE_OPERATION_TIMEDOUT && ms_left(s3) <= 0)) {
+		pgp_error("S3 endpoint %s: no answer to %s s3://%s/%s within the run's deadline of %ld s "
+			  "(backup.s3_timeout)", pgp_s3_endpoint(s3), r->method, s3->bucket, r->key ? r->key : "",
+			  s3->cfg.deadline);
+		return -1;
+	}
 	if (rc != CURLE_OK) {
-		pgp_error("S3 %s s3://%s/%s: %s", r->method, s3->bucket, r->key ? r->key : "",
-			  *errbuf ? errbuf : curl_easy_strerror(rc));
+		pgp_error("S3 endpoint %s: %s s3://%s/%s: %s", pgp_s3_endpoint(s3), r->method, s3->bucket,
+			  r->key ? r->key : "", *errbuf ? errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	if (r->status >= 200 && r->status < 300)
@@ -627,13 +675,16 @@ pgp_s3_upload_abort(struct pgp_s3_upload *up)
 		struct request r = {.method = "DELETE", .key = up->key, .query = query};
 		int saved = up->s3->cfg.attempts;
 
-		/* One try: the upload already failed, and an uncompleted upload is no object. */
+		/* One try, a few seconds even past the deadline: the upload already
+		 * failed, and an uncompleted upload is no object. */
 		up->s3->cfg.attempts = 1;
+		up->s3->grace = 1;
 		if (query && perform(up->s3, &r, 0) < 0)
 			pgp_warning("could not abort the multipart upload of s3://%s/%s (HTTP %ld); "
 				    "it is not an object, and a bucket lifecycle rule can remove it",
 				    up->s3->bucket, up->key, r.status);
 		up->s3->cfg.attempts = saved;
+		up->s3->grace = 0;
 		request_done(&r);
 		free(query);
 	}
@@ -717,8 +768,10 @@ pgp_s3_list(struct pgp_s3 *s3, const char *prefix, struct pgp_s3_object **object
 		const char *p;
 		char *truncated;
 
-		if (!f)
-			return pgp_fail("out of memory");
+		if (!f) {
+			rc = pgp_fail("out of memory");
+			break;
+		}
 		/* Parameters sorted by name, values encoded: libcurl signs them as sent. */
 		if (token) {
 			fputs("continuation-token=", f);
@@ -763,6 +816,7 @@ pgp_s3_list(struct pgp_s3 *s3, const char *prefix, struct pgp_s3_object **object
 		free(truncated);
 		request_done(&r);
 	} while (token && rc == 0);
+	free(token);
 	if (rc < 0) {
 		pgp_s3_objects_free(list, n);
 		return -1;

@@ -26,6 +26,7 @@ struct pgp_s3_config {
 	long connect_timeout;		/* seconds */
 	long stall_timeout;		/* seconds without a byte moving */
 	size_t part_size;		/* multipart part size, >= 5 MiB */
+	long deadline;			/* seconds from open for all requests (900) */
 };
 
 struct pgp_s3;
@@ -66,6 +67,12 @@ int pgp_s3_list(struct pgp_s3 *s3, const char *prefix, struct pgp_s3_object **ob
 void pgp_s3_objects_free(struct pgp_s3_object *objects, size_t count);
 
 int pgp_s3_delete(struct pgp_s3 *s3, const char *key);
+
+/* Was the last failure the endpoint not answering (refused, timed out,
+ * past the deadline), as opposed to an answer that said no? */
+int pgp_s3_unreachable(const struct pgp_s3 *s3);
+/* The endpoint URL, for messages. */
+const char *pgp_s3_endpoint(const struct pgp_s3 *s3);
 
 /* "s3://bucket/prefix" into bucket and prefix (malloc'd); 0 or -1. */
 int pgp_s3_parse_url(const char *url, char **bucket, char **prefix);

@@ -38,7 +38,12 @@ struct entry {
 	char *schema, *table;
 	long long rows;
 	int is_data;
+	int is_database;		/* the DATABASE entry itself */
+	int keep_defn;			/* a database-level entry whose SQL we keep */
+	char *defn, *owner;
 };
+
+#define DEFN_MAX (1024 * 1024)		/* database-level SQL is small; refuse more */
 
 struct archive_scan {
 	enum state state;
@@ -54,6 +59,8 @@ struct archive_scan {
 	struct entry *entries;
 	size_t n, cap;
 	struct entry *block;		/* table whose data is streaming */
+	char *big;			/* a kept defn or owner as it arrives */
+	size_t big_len;
 	unsigned char tail[5];		/* the block's last bytes so far */
 	size_t tail_len;
 };
@@ -68,19 +75,27 @@ archive_scan_new(void)
 	return s;
 }
 
+static void
+entry_free(struct entry *e)
+{
+	free(e->schema);
+	free(e->table);
+	free(e->defn);
+	free(e->owner);
+	memset(e, 0, sizeof(*e));
+}
+
 void
 archive_scan_free(struct archive_scan *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->entries[i].schema);
-		free(s->entries[i].table);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		entry_free(&s->entries[i]);
 	free(s->entries);
 	/* An entry cut off mid-TOC (a truncated archive) owns its strings too. */
-	free(s->cur.schema);
-	free(s->cur.table);
+	entry_free(&s->cur);
+	free(s->big);
 	free(s);
 }
 
@@ -89,6 +104,8 @@ archive_scan_failed(const struct archive_scan *s)
 {
 	return s->failed || (s->state != DONE && s->state != B_TYPE);
 }
+
+static int fail(struct archive_scan *s, const char *why);
 
 /* Collect want bytes into tok; 1 once complete. */
 static int
@@ -157,6 +174,44 @@ read_str(struct archive_scan *s, const unsigned char **p, size_t *n, int keep, i
 	return 1;
 }
 
+/* A string kept whole (up to DEFN_MAX) in a malloc'd *out; 1 once read. */
+static int
+read_big(struct archive_scan *s, const unsigned char **p, size_t *n, char **out)
+{
+	if (!s->in_body) {
+		long long len;
+
+		if (!read_int(s, p, n, &len))
+			return 0;
+		if (len < 0)
+			return 1;
+		if (len > DEFN_MAX)
+			return fail(s, "a database-level entry is too large");
+		s->big = malloc((size_t) len + 1);
+		if (!s->big)
+			return fail(s, "out of memory");
+		s->big_len = 0;
+		s->need = len;
+		s->in_body = 1;
+	}
+	while (s->need > 0 && *n > 0) {
+		size_t take = *n < (size_t) s->need ? *n : (size_t) s->need;
+
+		memcpy(s->big + s->big_len, *p, take);
+		s->big_len += take;
+		*p += take;
+		*n -= take;
+		s->need -= (long long) take;
+	}
+	if (s->need > 0)
+		return 0;
+	s->big[s->big_len] = '\0';
+	*out = s->big;
+	s->big = NULL;
+	s->in_body = 0;
+	return 1;
+}
+
 /* Keep the last five bytes of a data block, to find its terminator. */
 static void
 keep_tail(struct archive_scan *s, const unsigned char *p, size_t len)
@@ -215,6 +270,22 @@ find_entry(struct archive_scan *s, int dump_id)
 	return NULL;
 }
 
+/*
+ * What an entry is, from its desc (its tag, read before, is in cur.table).
+ * pg_restore applies the database-level entries only with --create; a
+ * restore into another database name keeps them to apply itself.
+ */
+static void
+desc_read(struct archive_scan *s, const char *desc)
+{
+	int on_database = s->cur.table && !strncmp(s->cur.table, "DATABASE ", 9);
+
+	s->cur.is_data = !strcmp(desc, "TABLE DATA");
+	s->cur.is_database = !strcmp(desc, "DATABASE");
+	s->cur.keep_defn = !strcmp(desc, "DATABASE PROPERTIES") ||
+		((!strcmp(desc, "ACL") || !strcmp(desc, "COMMENT")) && on_database);
+}
+
 int
 archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
 {
@@ -271,9 +342,7 @@ archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
 			break;
 		case E_DUMPID:
 			if (read_int(s, &p, &n, &v)) {
-				free(s->cur.schema);
-				free(s->cur.table);
-				memset(&s->cur, 0, sizeof(s->cur));
+				entry_free(&s->cur);
 				s->cur.dump_id = (int) v;
 				s->state = E_HADDUMPER;
 			}
@@ -291,13 +360,21 @@ archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
 			if (s->state == E_TAG)
 				s->cur.table = strdup(null ? "" : s->str);
 			else if (s->state == E_DESC)
-				s->cur.is_data = !null && !strcmp(s->str, "TABLE DATA");
+				desc_read(s, null ? "" : s->str);
 			else
 				s->cur.schema = strdup(null ? "" : s->str);
 			s->state++;
 			break;
-		case E_TABLEOID: case E_OID: case E_DEFN: case E_DROP: case E_COPY:
-		case E_TABLESPACE: case E_TABLEAM: case E_OWNER: case E_WITHOIDS:
+		case E_DEFN:
+			if (s->cur.keep_defn ? read_big(s, &p, &n, &s->cur.defn) : read_str(s, &p, &n, 0, &null))
+				s->state++;
+			break;
+		case E_OWNER:
+			if (s->cur.is_database ? read_big(s, &p, &n, &s->cur.owner) : read_str(s, &p, &n, 0, &null))
+				s->state++;
+			break;
+		case E_TABLEOID: case E_OID: case E_DROP: case E_COPY:
+		case E_TABLESPACE: case E_TABLEAM: case E_WITHOIDS:
 			if (read_str(s, &p, &n, 0, &null))
 				s->state++;
 			break;
@@ -392,4 +469,41 @@ archive_scan_tables(const struct archive_scan *s)
 		json_object_array_add(tables, t);
 	}
 	return tables;
+}
+
+const char *
+archive_scan_database(const struct archive_scan *s, const char **owner)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].is_database) {
+			*owner = s->entries[i].owner;
+			return s->entries[i].table;
+		}
+	*owner = NULL;
+	return NULL;
+}
+
+char *
+archive_scan_database_sql(const struct archive_scan *s)
+{
+	size_t len = 0;
+	char *sql;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->entries[i].defn)
+			len += strlen(s->entries[i].defn) + 1;
+	sql = malloc(len + 1);
+	if (!sql)
+		return NULL;
+	sql[0] = '\0';
+	for (size_t i = 0, at = 0; i < s->n; i++)
+		if (s->entries[i].defn) {
+			size_t l = strlen(s->entries[i].defn);
+
+			memcpy(sql + at, s->entries[i].defn, l);
+			sql[at + l] = '\n';
+			at += l + 1;
+			sql[at] = '\0';
+		}
+	return sql;
 }

@@ -1,5 +1,6 @@
 /*
- * Row counts read from a pg_dump custom-format archive as it streams.
+ * Row counts, and the database-level entries, read from a pg_dump
+ * custom-format archive as it streams.
  */
 #ifndef PGP_ARCHIVE_H
 #define PGP_ARCHIVE_H
@@ -17,5 +18,17 @@ int archive_scan_feed(struct archive_scan *s, const void *data, size_t len);
 int archive_scan_failed(const struct archive_scan *s);
 /* [{schema, table, rows}] of every TABLE DATA entry. */
 struct json_object *archive_scan_tables(const struct archive_scan *s);
+
+/*
+ * The DATABASE entry: the archived database's name (its tag) and owner;
+ * NULL when the archive has none.  Valid until archive_scan_free.
+ */
+const char *archive_scan_database(const struct archive_scan *s, const char **owner);
+/*
+ * The SQL of the database-level entries pg_restore skips without
+ * --create (DATABASE PROPERTIES, ACL and COMMENT on the DATABASE), in
+ * archive order, malloc'd ("" when none); NULL when out of memory.
+ */
+char *archive_scan_database_sql(const struct archive_scan *s);
 
 #endif

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "opt.h"
+#include "manifest.h"
 
 #define MANIFEST "manifest.json"
 #define DUMP_OBJECT "dump.pgdump.gz"
@@ -28,6 +29,7 @@ struct repo_writer;
 struct repo_entry {
 	char *name;			/* relative to the repository root */
 	unsigned long long size;
+	int is_dir;			/* a local directory or special file: not an object */
 };
 
 /* repo.c */
@@ -35,6 +37,11 @@ struct repo *repo_open(const char *url, const struct pgp_conf *conf, const char 
 		       const char *region);
 void repo_close(struct repo *r);
 const char *repo_url(const struct repo *r);
+/* Did the last failed request find the endpoint not answering (exit 3)? */
+int repo_unreachable(const struct repo *r);
+/* Write and delete object name, to know before a long dump that the
+ * repository takes writes.  0, or -1 (logged). */
+int repo_probe(struct repo *r, const char *name);
 struct repo_writer *repo_create(struct repo *r, const char *name);
 int repo_write(struct repo_writer *w, const void *data, size_t len);
 int repo_commit(struct repo_writer *w);		/* frees w */
@@ -47,13 +54,19 @@ int repo_list(struct repo *r, const char *prefix, struct repo_entry **entries, s
 void repo_entries_free(struct repo_entry *e, size_t count);
 int repo_delete(struct repo *r, const char *name);
 
-/* One backup as its manifest describes it. */
+/* One backup id found in the repository, and what its manifest says. */
+enum backup_state {
+	BACKUP_OK,			/* a manifest that passed every check */
+	BACKUP_FAILED,			/* a manifest saying status "failed" */
+	BACKUP_UNREADABLE		/* a manifest that cannot be read or trusted */
+};
 struct backup_info {
 	char id[32];
 	char database[128];
 	time_t time;
-	unsigned long long size;
-	struct json_object *manifest;	/* owned */
+	enum backup_state state;
+	char why[256];			/* BACKUP_UNREADABLE: the reason */
+	struct manifest m;		/* filled unless BACKUP_UNREADABLE */
 };
 
 /* Options and state shared by the jobs. */
@@ -67,6 +80,7 @@ struct backup_ctx {
 	const char *pg_bindir;
 	int compress_level;
 	int dry_run, clean, jobs, no_owner, restore_test, prune_after;
+	int in_place, keep_old, terminate;	/* restore */
 	long long keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days;
 	struct pgp_connspec spec;
 	int have_spec;
@@ -78,9 +92,14 @@ struct backup_ctx {
 int backup_run(struct backup_ctx *ctx);
 
 /* catalog.c */
+/* Every backup id of database (NULL: all) with its manifest state, newest first. */
 int catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **list, size_t *n);
 void catalog_free(struct backup_info *list, size_t n);
-/* Find ID or "latest"; index into list, or -1 (logged). */
+/*
+ * Find ID or "latest" (the newest id, whatever its state): its index, or
+ * an exit status as a negative number, logged: -2 no such backup, -1 its
+ * manifest is unreadable or failed.
+ */
 int catalog_find(const struct backup_info *list, size_t n, const char *id);
 int catalog_print(struct backup_ctx *ctx);
 int catalog_prune(struct backup_ctx *ctx, const char *database);

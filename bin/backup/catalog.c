@@ -24,17 +24,6 @@
 #include "lock.h"
 #include "log.h"
 
-static time_t
-parse_id(const char *id)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strlen(id) != 16 || !strptime(id, "%Y%m%dT%H%M%SZ", &tm))
-		return (time_t) -1;
-	return timegm(&tm);
-}
-
 static int
 by_time_desc(const void *a, const void *b)
 {
@@ -43,10 +32,57 @@ by_time_desc(const void *a, const void *b)
 	return x->time < y->time ? 1 : x->time > y->time ? -1 : strcmp(y->database, x->database);
 }
 
-/* The backups (manifests) among a repository listing, newest first. */
+/* "<database>/<id>/rest": split out database and id; 0, or -1 when name is not of that shape. */
+static int
+split_name(const char *name, char *db, size_t dbsize, char *id, size_t idsize, const char **rest)
+{
+	const char *slash1 = strchr(name, '/'), *slash2;
+
+	if (!slash1 || slash1 == name || !(slash2 = strchr(slash1 + 1, '/')) ||
+	    (size_t) (slash1 - name) >= dbsize || (size_t) (slash2 - slash1 - 1) >= idsize)
+		return -1;
+	snprintf(db, dbsize, "%.*s", (int) (slash1 - name), name);
+	snprintf(id, idsize, "%.*s", (int) (slash2 - slash1 - 1), slash1 + 1);
+	*rest = slash2 + 1;
+	return manifest_id_time(id) == (time_t) -1 ? -1 : 0;
+}
+
 static void
-load_manifests(struct backup_ctx *ctx, const struct repo_entry *entries, size_t count,
-	       struct backup_info **out, size_t *n)
+read_manifest(struct backup_ctx *ctx, const struct repo_entry *e, struct backup_info *b)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	b->state = BACKUP_UNREADABLE;
+	if (e->is_dir) {
+		snprintf(b->why, sizeof(b->why), "%s is not a regular file", MANIFEST);
+		return;
+	}
+	if (e->size > MANIFEST_MAX_BYTES) {
+		snprintf(b->why, sizeof(b->why), "it is too large (%llu bytes)", e->size);
+		return;
+	}
+	rc = repo_read_all(ctx->repo, e->name, &data, &len);
+	if (rc != 0) {
+		snprintf(b->why, sizeof(b->why), "%s", rc == 1 ? "it vanished while listing" :
+			 *pgp_log_last_error() ? pgp_log_last_error() : "it cannot be read");
+		free(data);
+		return;
+	}
+	if (manifest_parse(data, len, b->database, b->id, &b->m, b->why, sizeof(b->why)) == 0)
+		b->state = b->m.status == MANIFEST_OK ? BACKUP_OK : BACKUP_FAILED;
+	free(data);
+}
+
+/*
+ * The backups among a repository listing: every id directory holding a
+ * manifest.json (file, directory, anything), newest first.  Ids without
+ * one are not backups (they are leftovers, for prune to sweep).
+ */
+static int
+scan_listing(struct backup_ctx *ctx, const struct repo_entry *entries, size_t count, struct backup_info **out,
+	     size_t *n)
 {
 	size_t cap = 0;
 	struct backup_info *list = NULL;
@@ -54,45 +90,40 @@ load_manifests(struct backup_ctx *ctx, const struct repo_entry *entries, size_t 
 	*out = NULL;
 	*n = 0;
 	for (size_t i = 0; i < count; i++) {
-		char db[128], id[32], *data;
-		size_t len;
-		struct json_object *m;
-		const char *slash1 = strchr(entries[i].name, '/'), *slash2;
+		char db[128], id[32];
+		const char *rest;
+		struct backup_info *b;
+		int seen = 0;
 
-		/* <database>/<id>/manifest.json */
-		if (!slash1 || !(slash2 = strchr(slash1 + 1, '/')) || strcmp(slash2 + 1, MANIFEST) != 0 ||
-		    (size_t) (slash1 - entries[i].name) >= sizeof(db) || (size_t) (slash2 - slash1 - 1) >= sizeof(id))
+		if (split_name(entries[i].name, db, sizeof(db), id, sizeof(id), &rest) < 0)
 			continue;
-		snprintf(db, sizeof(db), "%.*s", (int) (slash1 - entries[i].name), entries[i].name);
-		snprintf(id, sizeof(id), "%.*s", (int) (slash2 - slash1 - 1), slash1 + 1);
-		if (parse_id(id) == (time_t) -1 || repo_read_all(ctx->repo, entries[i].name, &data, &len) != 0)
+		/* manifest.json itself, or something inside a manifest.json directory */
+		if (strcmp(rest, MANIFEST) != 0 &&
+		    !(strncmp(rest, MANIFEST "/", sizeof(MANIFEST)) == 0))
 			continue;
-		if (pgp_json_parse(data, len, entries[i].name, &m) < 0) {
-			free(data);
+		for (size_t k = 0; k < *n && !seen; k++)
+			seen = !strcmp(list[k].id, id) && !strcmp(list[k].database, db);
+		if (seen)
 			continue;
-		}
-		free(data);
 		if (pgp_array_reserve(&list, *n, &cap, sizeof(*list)) < 0) {
-			json_object_put(m);
-			break;
+			catalog_free(list, *n);
+			return -1;
 		}
-		memset(&list[*n], 0, sizeof(list[0]));
-		snprintf(list[*n].id, sizeof(list[0].id), "%s", id);
-		snprintf(list[*n].database, sizeof(list[0].database), "%s", db);
-		list[*n].time = parse_id(id);
-		list[*n].manifest = m;
-		{
-			struct json_object *objs = json_object_object_get(m, "objects");
-
-			for (size_t k = 0; objs && k < json_object_array_length(objs); k++)
-				list[*n].size += (unsigned long long) json_object_get_int64(
-					json_object_object_get(json_object_array_get_idx(objs, k), "size"));
-		}
-		(*n)++;
+		b = &list[(*n)++];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->id, sizeof(b->id), "%s", id);
+		snprintf(b->database, sizeof(b->database), "%s", db);
+		b->time = manifest_id_time(id);
+		if (strcmp(rest, MANIFEST) != 0) {
+			b->state = BACKUP_UNREADABLE;
+			snprintf(b->why, sizeof(b->why), "%s is not a regular file", MANIFEST);
+		} else
+			read_manifest(ctx, &entries[i], b);
 	}
 	if (*n > 1)
 		qsort(list, *n, sizeof(*list), by_time_desc);
 	*out = list;
+	return 0;
 }
 
 int
@@ -100,43 +131,78 @@ catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **
 {
 	struct repo_entry *entries;
 	size_t count;
+	int rc;
 
+	*out = NULL;
+	*n = 0;
 	if (repo_list(ctx->repo, database ? database : "", &entries, &count) < 0)
 		return -1;
-	load_manifests(ctx, entries, count, out, n);
+	rc = scan_listing(ctx, entries, count, out, n);
 	repo_entries_free(entries, count);
-	return 0;
+	return rc;
 }
 
 void
 catalog_free(struct backup_info *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		json_object_put(list[i].manifest);
+		if (list[i].state != BACKUP_UNREADABLE)
+			manifest_clear(&list[i].m);
 	free(list);
+}
+
+static const char *
+state_name(enum backup_state s)
+{
+	return s == BACKUP_OK ? "ok" : s == BACKUP_FAILED ? "failed" : "unreadable";
+}
+
+/* One line for a backup that cannot be used. */
+static void
+report_bad(const struct backup_info *b)
+{
+	if (b->state == BACKUP_UNREADABLE)
+		pgp_error("backup %s/%s: unreadable manifest: %s", b->database, b->id, b->why);
+	else if (b->state == BACKUP_FAILED)
+		pgp_error("backup %s/%s: its manifest says the backup failed", b->database, b->id);
 }
 
 int
 catalog_find(const struct backup_info *list, size_t n, const char *id)
 {
+	int i = -1;
+
 	if (n == 0) {
 		pgp_error("the repository holds no backup");
-		return -1;
+		return -PGP_EXIT_USAGE;
 	}
 	if (!strcmp(id, "latest")) {
-		for (size_t i = 1; i < n; i++)
-			if (strcmp(list[i].database, list[0].database) != 0) {
+		for (size_t k = 1; k < n; k++)
+			if (strcmp(list[k].database, list[0].database) != 0) {
 				pgp_error("the repository holds backups of several databases: say which "
 					  "(verify: --database, restore: --from)");
-				return -1;
+				return -PGP_EXIT_USAGE;
 			}
-		return 0;
+		i = 0;
+	} else {
+		for (size_t k = 0; k < n && i < 0; k++)
+			if (!strcmp(list[k].id, id))
+				i = (int) k;
+		if (i < 0) {
+			pgp_error("no backup \"%s\" in the repository (a backup without a manifest does not count)", id);
+			return -PGP_EXIT_USAGE;
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(list[i].id, id))
-			return (int) i;
-	pgp_error("no backup \"%s\" in the repository (a backup without a manifest does not count)", id);
-	return -1;
+	if (list[i].state != BACKUP_OK) {
+		report_bad(&list[i]);
+		for (size_t k = 0; k < n; k++)
+			if (list[k].state == BACKUP_OK) {
+				pgp_hint("the newest good backup of %s is %s", list[k].database, list[k].id);
+				break;
+			}
+		return -PGP_EXIT_FOUND;
+	}
+	return i;
 }
 
 static void
@@ -148,49 +214,70 @@ rfc3339(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static void
+print_json(const struct backup_info *list, size_t n)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array(), *last = NULL;
+	time_t now = time(NULL);
+	char t[32];
+
+	for (size_t i = 0; i < n && !last; i++)
+		if (list[i].state == BACKUP_OK) {
+			last = json_object_new_object();
+			json_object_object_add(last, "id", pgp_json_cstring(list[i].id));
+			json_object_object_add(last, "age_s", json_object_new_int64((long long) (now - list[i].time)));
+		}
+	json_object_object_add(o, "last_good", last);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *b = json_object_new_object();
+
+		rfc3339(list[i].time, t, sizeof(t));
+		json_object_object_add(b, "id", pgp_json_cstring(list[i].id));
+		json_object_object_add(b, "database", pgp_json_cstring(list[i].database));
+		json_object_object_add(b, "time", pgp_json_cstring(t));
+		json_object_object_add(b, "size", list[i].state == BACKUP_UNREADABLE ? NULL :
+				       json_object_new_int64((long long) list[i].m.size));
+		json_object_object_add(b, "status", pgp_json_cstring(state_name(list[i].state)));
+		if (list[i].state == BACKUP_UNREADABLE)
+			json_object_object_add(b, "error", pgp_json_cstring(list[i].why));
+		json_object_array_add(arr, b);
+	}
+	json_object_object_add(o, "backups", arr);
+	pgp_json_print(stdout, o, 1);
+	json_object_put(o);
+}
+
 int
 catalog_print(struct backup_ctx *ctx)
 {
 	struct backup_info *list;
 	size_t n;
-	time_t now = time(NULL);
+	int bad = 0;
 	char t[32];
 
 	if (catalog_load(ctx, ctx->database, &list, &n) < 0)
-		return PGP_EXIT_FAILED;
-	if (ctx->common->format && !strcmp(ctx->common->format, "json")) {
-		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-		struct json_object *last = NULL;
-
-		if (n > 0) {
-			last = json_object_new_object();
-			json_object_object_add(last, "id", pgp_json_cstring(list[0].id));
-			json_object_object_add(last, "age_s", json_object_new_int64((long long) (now - list[0].time)));
-		}
-		json_object_object_add(o, "last_good", last);
-		for (size_t i = 0; i < n; i++) {
-			struct json_object *b = json_object_new_object();
-
-			rfc3339(list[i].time, t, sizeof(t));
-			json_object_object_add(b, "id", pgp_json_cstring(list[i].id));
-			json_object_object_add(b, "database", pgp_json_cstring(list[i].database));
-			json_object_object_add(b, "time", pgp_json_cstring(t));
-			json_object_object_add(b, "size", json_object_new_int64((long long) list[i].size));
-			json_object_object_add(b, "status", pgp_json_cstring("ok"));
-			json_object_array_add(arr, b);
-		}
-		json_object_object_add(o, "backups", arr);
-		pgp_json_print(stdout, o, 1);
-		json_object_put(o);
-	} else {
+		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
+	if (ctx->common->format && !strcmp(ctx->common->format, "json"))
+		print_json(list, n);
+	else {
 		printf("%-18s %-20s %-22s %14s  %s\n", "ID", "DATABASE", "TIME", "SIZE", "STATUS");
 		for (size_t i = 0; i < n; i++) {
 			rfc3339(list[i].time, t, sizeof(t));
-			printf("%-18s %-20s %-22s %14llu  ok\n", list[i].id, list[i].database, t, list[i].size);
+			if (list[i].state == BACKUP_UNREADABLE)
+				printf("%-18s %-20s %-22s %14s  unreadable\n", list[i].id, list[i].database, t, "-");
+			else
+				printf("%-18s %-20s %-22s %14llu  %s\n", list[i].id, list[i].database, t,
+				       list[i].m.size, state_name(list[i].state));
 		}
 	}
+	/* A backup nobody can restore is something to act on. */
+	for (size_t i = 0; i < n; i++)
+		if (list[i].state != BACKUP_OK) {
+			report_bad(&list[i]);
+			bad++;
+		}
 	catalog_free(list, n);
-	return PGP_EXIT_OK;
+	return bad ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 }
 
 /* Period keys for grandfather-father-son: day, ISO week, month. */
@@ -204,27 +291,37 @@ period(time_t t, const char *fmt, char *buf, size_t size)
 }
 
 /*
- * Which backups to keep: the newest always; the newest N (keep_last);
- * those younger than max_age_days; the newest of each of the last N days,
- * ISO weeks and months.  With no rule at all, everything is kept.
+ * Which backups to keep: the newest good one always; the newest N good
+ * ones (keep_last); those younger than max_age_days; the newest of each of
+ * the last N days, ISO weeks and months.  With no rule at all, everything
+ * is kept.  A backup whose manifest is not good is always kept: nothing
+ * pgp cannot read is ever deleted automatically.
  */
 static void
 mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n, int *keep)
 {
 	static const char *const fmts[3] = {"%Y-%m-%d", "%G-W%V", "%Y-%m"};
-	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly};
+	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly}, good = 0;
 	time_t now = time(NULL);
 	int any_rule = ctx->keep_last > 0 || ctx->max_age_days > 0 || limits[0] > 0 || limits[1] > 0 ||
 		limits[2] > 0;
 
-	for (size_t i = 0; i < n; i++)
-		keep[i] = !any_rule || i == 0 || (long long) i < ctx->keep_last ||
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].state != BACKUP_OK) {
+			keep[i] = 1;
+			continue;
+		}
+		keep[i] = !any_rule || good == 0 || good < ctx->keep_last ||
 			(ctx->max_age_days > 0 && now - list[i].time < ctx->max_age_days * 86400);
+		good++;
+	}
 	for (int p = 0; p < 3; p++) {
 		char last[32] = "", cur[32];
 		long long seen = 0;
 
 		for (size_t i = 0; i < n && seen < limits[p]; i++) {
+			if (list[i].state != BACKUP_OK)
+				continue;
 			period(list[i].time, fmts[p], cur, sizeof(cur));
 			if (strcmp(cur, last) == 0)
 				continue;	/* an older backup of a period already kept */
@@ -253,34 +350,37 @@ delete_backup(struct backup_ctx *ctx, const struct backup_info *b)
 		return -1;
 	rc = 0;
 	for (size_t i = 0; i < count; i++)
-		if (repo_delete(ctx->repo, entries[i].name) < 0)
+		if (!entries[i].is_dir && repo_delete(ctx->repo, entries[i].name) < 0)
 			rc = -1;
 	repo_entries_free(entries, count);
 	return rc;
 }
 
 /*
- * Objects of ids without a manifest: what a run killed outright (SIGKILL,
- * a power cut) left behind.  Prune holds the backup lock, so no backup is
- * writing them; they were never backups.  0, or -1 (logged).
+ * Objects under an id that has no manifest.json at all: what a run killed
+ * outright (SIGKILL, a power cut) left behind.  Prune holds the backup
+ * lock, so no backup of this host is writing them; they were never
+ * backups.  Only names <database>/<id>/... with a real id are touched.
+ * 0, or -1 (logged).
  */
 static int
 sweep_leftovers(struct backup_ctx *ctx, const struct repo_entry *entries, size_t count,
 		const struct backup_info *list, size_t n)
 {
+	time_t now = time(NULL);
 	int rc = 0;
 
 	for (size_t i = 0; i < count; i++) {
-		const char *name = entries[i].name, *slash1 = strchr(name, '/'), *slash2;
+		char db[128], id[32];
+		const char *rest, *name = entries[i].name;
 		int has_manifest = 0;
-		size_t idlen;
 
-		if (!slash1 || !(slash2 = strchr(slash1 + 1, '/')))
+		if (entries[i].is_dir || split_name(name, db, sizeof(db), id, sizeof(id), &rest) < 0)
 			continue;
-		idlen = (size_t) (slash2 - slash1 - 1);
 		for (size_t k = 0; k < n && !has_manifest; k++)
-			has_manifest = strlen(list[k].id) == idlen && !strncmp(list[k].id, slash1 + 1, idlen);
-		if (has_manifest)
+			has_manifest = !strcmp(list[k].id, id) && !strcmp(list[k].database, db);
+		/* An id from the future is a clock problem, not a leftover. */
+		if (has_manifest || manifest_id_time(id) > now)
 			continue;
 		if (ctx->dry_run)
 			printf("would delete leftover %s\n", name);
@@ -292,13 +392,18 @@ sweep_leftovers(struct backup_ctx *ctx, const struct repo_entry *entries, size_t
 	return rc;
 }
 
+/*
+ * Apply retention to database.  PGP_EXIT_OK; PGP_EXIT_FOUND when a backup
+ * with an unreadable or failed manifest was found (reported and kept);
+ * PGP_EXIT_FAILED when something could not be deleted.
+ */
 int
 catalog_prune(struct backup_ctx *ctx, const char *database)
 {
 	struct backup_info *list;
 	struct repo_entry *entries;
 	size_t n, count;
-	int *keep, readers, rc = 0, deleted = 0;
+	int *keep, readers, rc = PGP_EXIT_OK, deleted = 0, failed = 0;
 
 	/* Never delete what a restore or verify is reading. */
 	readers = lock_take(ctx, database, "read", 0);
@@ -307,11 +412,9 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 	/* One listing serves both the backups and the leftovers. */
 	if (repo_list(ctx->repo, database, &entries, &count) < 0) {
 		close(readers);
-		return PGP_EXIT_FAILED;
+		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
 	}
-	load_manifests(ctx, entries, count, &list, &n);
-	keep = calloc(n ? n : 1, sizeof(*keep));
-	if (!keep) {
+	if (scan_listing(ctx, entries, count, &list, &n) < 0 || !(keep = calloc(n ? n : 1, sizeof(*keep)))) {
 		catalog_free(list, n);
 		repo_entries_free(entries, count);
 		close(readers);
@@ -319,6 +422,11 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 	}
 	mark_keep(ctx, list, n, keep);
 	for (size_t i = 0; i < n; i++) {
+		if (list[i].state != BACKUP_OK) {
+			report_bad(&list[i]);
+			pgp_detail("kept: pgp never deletes a backup whose manifest it cannot trust");
+			rc = PGP_EXIT_FOUND;
+		}
 		if (keep[i])
 			continue;
 		if (ctx->dry_run) {
@@ -326,21 +434,21 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 			continue;
 		}
 		if (delete_backup(ctx, &list[i]) < 0) {
-			rc = PGP_EXIT_FAILED;
+			failed = 1;
 			continue;
 		}
 		deleted++;
 		pgp_info("pruned %s/%s", list[i].database, list[i].id);
 	}
 	if (sweep_leftovers(ctx, entries, count, list, n) < 0)
-		rc = PGP_EXIT_FAILED;
+		failed = 1;
 	if (!ctx->dry_run && pgp_log_enabled(PGP_LOG_INFO) && n)
 		pgp_info("prune: kept %zu, deleted %d", n - (size_t) deleted, deleted);
 	free(keep);
 	catalog_free(list, n);
 	repo_entries_free(entries, count);
 	close(readers);
-	return rc;
+	return failed ? PGP_EXIT_FAILED : rc;
 }
 
 void

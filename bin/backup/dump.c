@@ -487,11 +487,43 @@ done:
 	return rc;
 }
 
+/*
+ * The database a connection spec names, found as libpq finds it
+ * (services, PGDATABASE, the user name) without waiting for a server, once
+ * pgp_conn_open has set up the environment: a run that cannot connect
+ * still knows whose state file to write.  0 or -1.
+ */
+static int
+spec_database(const struct backup_ctx *ctx, char *db, size_t size)
+{
+	PGconn *c;
+
+	if (ctx->database) {
+		snprintf(db, size, "%s", ctx->database);
+		return 0;
+	}
+	c = PQconnectStart(ctx->spec.conninfo);
+	snprintf(db, size, "%s", c && PQdb(c) ? PQdb(c) : "");
+	PQfinish(c);
+	return *db ? 0 : -1;
+}
+
+/* A failure before or during the dump: recorded, and its exit status. */
+static int
+record_failure(struct backup_ctx *ctx, const char *db, int status)
+{
+	const char *error = *pgp_log_last_error() ? pgp_log_last_error() : "backup failed";
+
+	if (state_write(ctx, db, "failed", NULL, error) < 0)
+		pgp_error("the state file of %s was not updated either", db);
+	return status;
+}
+
 int
 backup_run(struct backup_ctx *ctx)
 {
 	PGconn *conn;
-	char db[128], error[256] = "";
+	char db[128], error[256] = "", probe[256];
 	int lock, rc;
 
 	if (!ctx->have_spec) {
@@ -499,11 +531,9 @@ backup_run(struct backup_ctx *ctx)
 		return PGP_EXIT_USAGE;
 	}
 	conn = pgp_conn_open(&ctx->spec, ctx->database);
-	if (!conn) {
-		if (ctx->database)
-			state_write(ctx, ctx->database, "failed", NULL, "server unreachable");
-		return PGP_EXIT_UNREACHABLE;
-	}
+	if (!conn)
+		return spec_database(ctx, db, sizeof(db)) == 0 ? record_failure(ctx, db, PGP_EXIT_UNREACHABLE)
+			: PGP_EXIT_UNREACHABLE;
 	snprintf(db, sizeof(db), "%s", PQdb(conn));
 	/* A cron overlap: the second run stops at once. */
 	lock = lock_take(ctx, db, "backup", 0);
@@ -511,16 +541,24 @@ backup_run(struct backup_ctx *ctx)
 		pgp_conn_close(conn);
 		return lock == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
 	}
+	/* Know that the repository takes writes before a long dump. */
+	snprintf(probe, sizeof(probe), "%s/.pgp-write-test", db);
+	if (repo_probe(ctx->repo, probe) < 0) {
+		pgp_conn_close(conn);
+		close(lock);
+		return record_failure(ctx, db, repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED);
+	}
 	rc = take(ctx, conn, db, error, sizeof(error));
 	pgp_conn_close(conn);
 	if (rc < 0) {
 		state_write(ctx, db, "failed", NULL, error);
 		close(lock);
-		return PGP_EXIT_FAILED;
+		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
 	}
-	/* Retention runs only after a good backup, never after a failed one. */
-	if (ctx->prune_after && catalog_prune(ctx, db) != 0)
-		rc = -1;
+	/* Retention runs only after a good backup, never after a failed one.
+	 * Its findings (a manifest it cannot trust) are this run's exit status:
+	 * the backup itself is good and recorded so. */
+	rc = ctx->prune_after ? catalog_prune(ctx, db) : PGP_EXIT_OK;
 	close(lock);
-	return rc < 0 || ctx->state_failed ? PGP_EXIT_FAILED : PGP_EXIT_OK;
+	return ctx->state_failed ? PGP_EXIT_FAILED : rc;
 }

@@ -81,6 +81,8 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 			cfg.attempts = (int) v;
 		if (pgp_conf_get_int(conf, "backup.s3_part_size_mb", &v) == 1)
 			cfg.part_size = (size_t) v * 1024 * 1024;
+		if (pgp_conf_get_int(conf, "backup.s3_timeout", &v) == 1)
+			cfg.deadline = (long) v;
 		r->s3 = pgp_s3_open(&cfg);
 		free(bucket);
 		free(ak);
@@ -92,10 +94,7 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 			goto fail;
 		return r;
 	}
-	if (mkdir(url, 0750) != 0 && errno != EEXIST) {
-		pgp_error("cannot create repository directory \"%s\": %s", url, strerror(errno));
-		goto fail;
-	}
+	/* Created on the first write: reading an absent repository finds no backup. */
 	r->root = strdup(url);
 	if (!r->root)
 		goto fail;
@@ -121,6 +120,23 @@ const char *
 repo_url(const struct repo *r)
 {
 	return r->url;
+}
+
+int
+repo_unreachable(const struct repo *r)
+{
+	return r->s3 && pgp_s3_unreachable(r->s3);
+}
+
+int
+repo_probe(struct repo *r, const char *name)
+{
+	if (repo_put(r, name, "", 0) < 0 || repo_delete(r, name) < 0) {
+		pgp_error("the repository %s%s%s cannot be written", r->url, r->s3 ? " at " : "",
+			  r->s3 ? pgp_s3_endpoint(r->s3) : "");
+		return -1;
+	}
+	return 0;
 }
 
 static char *
@@ -237,13 +253,18 @@ repo_commit(struct repo_writer *w)
 		writer_free(w);
 		return rc;
 	}
-	if (fsync(w->fd) != 0 || close(w->fd) != 0) {
+	/* Synced file, rename, synced directory: then the object exists for good. */
+	if (fsync(w->fd) != 0) {
 		rc = pgp_fail("cannot write \"%s\": %s", w->partial, strerror(errno));
-		unlink(w->partial);
-	} else if (rename(w->partial, w->final) != 0) {
+		close(w->fd);
+	} else if (close(w->fd) != 0)
+		rc = pgp_fail("cannot write \"%s\": %s", w->partial, strerror(errno));
+	else if (rename(w->partial, w->final) != 0)
 		rc = pgp_fail("cannot rename \"%s\": %s", w->partial, strerror(errno));
+	else if (pgp_fsync_dir_of(w->final) != 0)
+		rc = pgp_fail("cannot sync the directory of \"%s\": %s", w->final, strerror(errno));
+	if (rc < 0)
 		unlink(w->partial);
-	}
 	writer_free(w);
 	return rc;
 }
@@ -356,12 +377,16 @@ repo_read_all(struct repo *r, const char *name, char **data, size_t *len)
 }
 
 static int
-add_entry(struct repo_entry **list, size_t *n, size_t *cap, const char *name, unsigned long long size)
+add_entry(struct repo_entry **list, size_t *n, size_t *cap, const char *name, unsigned long long size,
+	  int is_dir)
 {
 	if (pgp_array_reserve(list, *n, cap, sizeof(**list)) < 0)
 		return -1;
 	(*list)[*n].name = strdup(name);
-	(*list)[(*n)++].size = size;
+	if (!(*list)[*n].name)
+		return pgp_fail("out of memory");
+	(*list)[*n].size = size;
+	(*list)[(*n)++].is_dir = is_dir;
 	return 0;
 }
 
@@ -386,10 +411,14 @@ walk(const char *root, const char *rel, struct repo_entry **list, size_t *n, siz
 		snprintf(path, sizeof(path), "%s/%s", root, child);
 		if (lstat(path, &st) != 0)
 			continue;
-		if (S_ISDIR(st.st_mode))
-			rc = walk(root, child, list, n, cap);
-		else if (S_ISREG(st.st_mode))
-			rc = add_entry(list, n, cap, child, (unsigned long long) st.st_size);
+		/* Directories are listed too: a manifest.json that is a directory
+		 * must be seen, not taken for a missing manifest. */
+		if (S_ISDIR(st.st_mode)) {
+			rc = add_entry(list, n, cap, child, 0, 1);
+			if (rc == 0)
+				rc = walk(root, child, list, n, cap);
+		} else
+			rc = add_entry(list, n, cap, child, (unsigned long long) st.st_size, !S_ISREG(st.st_mode));
 	}
 	closedir(d);
 	return rc;
@@ -415,7 +444,7 @@ repo_list(struct repo *r, const char *prefix, struct repo_entry **entries, size_
 			return -1;
 		for (size_t i = 0; i < no && rc == 0; i++)
 			if (strlen(objs[i].key) > skip)
-				rc = add_entry(&list, &n, &cap, objs[i].key + skip, objs[i].size);
+				rc = add_entry(&list, &n, &cap, objs[i].key + skip, objs[i].size, 0);
 		pgp_s3_objects_free(objs, no);
 		*entries = list;
 		*count = n;

@@ -1,10 +1,17 @@
 /*
- * Reading backups back: verify re-reads every object and checks its size
- * and SHA-256 against the manifest (and with --restore-test restores into
- * a scratch database and compares row counts); restore streams the dump
- * through decompression into pg_restore, or downloads it first when
- * pg_restore is to run in parallel.  Both hold a shared "read" lock, so
- * prune never deletes what they read.
+ * Reading backups back.  verify re-reads every object and checks its size
+ * and SHA-256 against the manifest (with --restore-test it also restores
+ * into a scratch database and compares row counts).  restore never lets
+ * the target see data it has not verified: it restores into a scratch
+ * database beside the target, checks every object's SHA-256 and the
+ * manifest's row counts there, applies the archive's database-level
+ * entries, and only then swaps the scratch in by ALTER DATABASE RENAME.
+ * On any failure the target is untouched and the scratch is dropped.
+ * (--in-place, for a server without room for two copies, verifies every
+ * object in a full read pass first and then restores over the target.)
+ * Both hold a shared "read" lock, so prune never deletes what they read.
+ *
+ * Every function here returns an exit status (exitcodes.h); 0 is success.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,18 +27,19 @@
 
 #include <openssl/evp.h>
 
+#include "archive.h"
 #include "backup.h"
 #include "exitcodes.h"
-#include "json.h"
 #include "log.h"
 #include "sql.h"
 
-/* Reads an object: hash and count it, optionally inflate into fd. */
+/* Reads an object: hash and count it, optionally inflate into fd (and a scan). */
 struct reader {
 	EVP_MD_CTX *md;
 	unsigned long long size;
 	z_stream z;
 	int inflating, out_fd, failed;
+	struct archive_scan *scan;
 	unsigned char buf[256 * 1024];
 };
 
@@ -63,6 +71,7 @@ reader_sink(void *arg, const void *data, size_t len)
 	r->z.next_in = (unsigned char *) data;
 	r->z.avail_in = (unsigned) len;
 	while (r->z.avail_in > 0) {
+		size_t have;
 		int zrc;
 
 		r->z.next_out = r->buf;
@@ -73,7 +82,10 @@ reader_sink(void *arg, const void *data, size_t len)
 			return pgp_fail("the dump does not decompress (%s): the object is corrupt",
 					r->z.msg ? r->z.msg : "zlib error");
 		}
-		if (write_fd(r->out_fd, r->buf, sizeof(r->buf) - r->z.avail_out) < 0) {
+		have = sizeof(r->buf) - r->z.avail_out;
+		if (r->scan)
+			archive_scan_feed(r->scan, r->buf, have);
+		if (r->out_fd >= 0 && write_fd(r->out_fd, r->buf, have) < 0) {
 			r->failed = 1;
 			return pgp_fail("cannot pass the dump on: %s", strerror(errno));
 		}
@@ -83,38 +95,36 @@ reader_sink(void *arg, const void *data, size_t len)
 	return 0;
 }
 
-static const char *
-manifest_string(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
-}
-
-/* Read one object of a backup, compare with its manifest entry; 0, 1 on mismatch, -1 error. */
+/*
+ * Read one object of a backup and compare it with its manifest entry,
+ * inflating into out_fd (-1: none) and scan (NULL: none) on the way.
+ * 0, PGP_EXIT_FOUND on a mismatch (logged), PGP_EXIT_FAILED on an error.
+ */
 static int
-check_object(struct backup_ctx *ctx, const struct backup_info *b, struct json_object *entry, int out_fd)
+check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct manifest_object *obj,
+	     int out_fd, struct archive_scan *scan)
 {
 	struct reader r;
 	char name[256], hex[65];
 	unsigned char d[32];
-	const char *obj = manifest_string(entry, "name");
-	unsigned long long want = (unsigned long long) json_object_get_int64(json_object_object_get(entry, "size"));
 	int rc;
 
 	memset(&r, 0, sizeof(r));
+	r.out_fd = out_fd;
+	r.scan = scan;
 	r.md = EVP_MD_CTX_new();
-	if (!r.md || !EVP_DigestInit_ex(r.md, EVP_sha256(), NULL))
-		return pgp_fail("out of memory");
-	if (out_fd >= 0) {
-		r.inflating = 1;
-		r.out_fd = out_fd;
-		if (inflateInit2(&r.z, 15 + 16) != Z_OK) {
-			EVP_MD_CTX_free(r.md);
-			return pgp_fail("zlib: cannot start decompression");
-		}
+	if (!r.md || !EVP_DigestInit_ex(r.md, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(r.md);
+		pgp_error("out of memory");
+		return PGP_EXIT_FAILED;
 	}
-	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj);
+	r.inflating = out_fd >= 0 || scan;
+	if (r.inflating && inflateInit2(&r.z, 15 + 16) != Z_OK) {
+		EVP_MD_CTX_free(r.md);
+		pgp_error("zlib: cannot start decompression");
+		return PGP_EXIT_FAILED;
+	}
+	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj->what->name);
 	rc = repo_read(ctx->repo, name, reader_sink, &r);
 	EVP_DigestFinal_ex(r.md, d, NULL);
 	EVP_MD_CTX_free(r.md);
@@ -123,81 +133,148 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, struct json_ob
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	if (rc == 1) {
-		pgp_error("backup %s: object %s is missing", b->id, obj);
-		return 1;
+		pgp_error("backup %s: object %s is missing", b->id, obj->what->name);
+		return PGP_EXIT_FOUND;
 	}
 	if (rc < 0)
-		return r.failed ? 1 : -1;
-	if (r.size != want || strcmp(hex, manifest_string(entry, "sha256")) != 0) {
+		return r.failed ? PGP_EXIT_FOUND : PGP_EXIT_FAILED;
+	if (r.size != obj->size || strcmp(hex, obj->sha256) != 0) {
 		pgp_error("backup %s: object %s does not match its manifest (%llu bytes, sha256 %.12s..., "
-			  "manifest: %llu bytes, sha256 %.12s...)", b->id, obj, r.size, hex, want,
-			  manifest_string(entry, "sha256"));
-		return 1;
+			  "manifest: %llu bytes, sha256 %.12s...)", b->id, obj->what->name, r.size, hex,
+			  obj->size, obj->sha256);
+		return PGP_EXIT_FOUND;
 	}
-	return 0;
+	return PGP_EXIT_OK;
 }
 
-static PGconn *
-admin_connection(struct backup_ctx *ctx)
+/* Every object of b, read in full: 0, FOUND (a bad one, named) or FAILED. */
+static int
+check_all_objects(struct backup_ctx *ctx, const struct backup_info *b)
 {
+	int found = 0;
+
+	for (size_t k = 0; k < b->m.nobjects; k++) {
+		int rc = check_object(ctx, b, &b->m.objects[k], -1, NULL);
+
+		if (rc == PGP_EXIT_FAILED)
+			return rc;
+		found |= rc == PGP_EXIT_FOUND;
+	}
+	return found ? PGP_EXIT_FOUND : PGP_EXIT_OK;
+}
+
+/* The admin connection, never to the database that is to be renamed. */
+static PGconn *
+admin_connection(struct backup_ctx *ctx, const char *target)
+{
+	PGconn *admin;
+
 	if (!ctx->have_spec) {
 		pgp_error("this needs a server: -d CONNINFO or -t TARGET");
 		return NULL;
 	}
-	return pgp_conn_open(&ctx->spec, NULL);
+	admin = pgp_conn_open(&ctx->spec, NULL);
+	if (admin && target && !strcmp(PQdb(admin), target)) {
+		pgp_conn_close(admin);
+		admin = pgp_conn_open(&ctx->spec, "postgres");
+	}
+	return admin;
 }
 
-/* Create target, or check that it is empty (unless --clean). */
 static int
-prepare_target(struct backup_ctx *ctx, PGconn *admin, const char *target)
+exec_sql(PGconn *conn, const char *fmt, const char *a, const char *b)
 {
-	const char *params[1] = {target};
-	PGresult *res = pgp_conn_query(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params);
-	int exists, rc = 0;
+	char *sql = pgp_sql_build(conn, fmt, a, b);
+	int rc = sql ? pgp_conn_exec(conn, sql) : -1;
 
+	free(sql);
+	return rc;
+}
+
+/* Does database exist; its relation count in *relations.  1, 0, or -1 (logged). */
+static int
+database_state(struct backup_ctx *ctx, PGconn *admin, const char *database, long long *relations)
+{
+	const char *params[1] = {database};
+	PGresult *res = pgp_conn_query(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params);
+	PGconn *db;
+	int exists;
+
+	*relations = 0;
 	if (!res)
 		return -1;
 	exists = PQntuples(res) > 0;
 	PQclear(res);
-	if (!exists) {
-		char *sql = pgp_sql_build(admin, "CREATE DATABASE %I TEMPLATE template0", target);
-
-		rc = sql ? pgp_conn_exec(admin, sql) : -1;
-		free(sql);
-		return rc;
-	}
-	{
-		PGconn *db = pgp_conn_open(&ctx->spec, target);
-		long long objects = 0;
-
-		if (!db)
-			return -1;
-		res = pgp_conn_query(db, "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
-				     " ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog',"
-				     " 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'", 0, NULL);
-		if (res)
-			objects = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		pgp_conn_close(db);
-		if (!res)
-			return -1;
-		if (objects > 0 && !ctx->clean) {
-			pgp_error("database \"%s\" is not empty (%lld relations): refusing to restore into it",
-				  target, objects);
-			pgp_hint("give --clean to drop and recreate its objects, or restore into a new database");
-			return -2;
-		}
-	}
-	return 0;
+	if (!exists)
+		return 0;
+	db = pgp_conn_open(&ctx->spec, database);
+	if (!db)
+		return -1;
+	res = pgp_conn_query(db, "SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+			     " ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog',"
+			     " 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'", 0, NULL);
+	if (res)
+		*relations = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	pgp_conn_close(db);
+	return res ? 1 : -1;
 }
 
-/* Start pg_restore reading from a pipe (file == NULL) or a file. */
+static PGresult *
+sessions_on(PGconn *admin, const char *database, int terminate)
+{
+	const char *params[2] = {database, terminate ? "true" : "false"};
+
+	/* Autovacuum workers are the server's to stop: a rename waits for them. */
+	return pgp_conn_query(admin,
+		"SELECT pid, coalesce(usename, ''), coalesce(application_name, ''),"
+		" coalesce(client_addr::text, 'local'), coalesce(state, ''),"
+		" CASE WHEN $2::bool THEN pg_catalog.pg_terminate_backend(pid) END"
+		" FROM pg_catalog.pg_stat_activity WHERE datname = $1 AND pid <> pg_catalog.pg_backend_pid()"
+		" AND backend_type IS DISTINCT FROM 'autovacuum worker' ORDER BY pid", 2, params);
+}
+
+/*
+ * Sessions on database other than ours.  With terminate, end them;
+ * otherwise name them and return BUSY.  0, BUSY or FAILED.
+ */
+static int
+clear_sessions(PGconn *admin, const char *database, int terminate)
+{
+	PGresult *res = sessions_on(admin, database, terminate);
+
+	/* A client that just disconnected is gone from the list a moment later. */
+	for (int i = 0; res && !terminate && PQntuples(res) > 0 && i < 20; i++) {
+		PQclear(res);
+		usleep(100000);
+		res = sessions_on(admin, database, 0);
+	}
+	if (!res)
+		return PGP_EXIT_FAILED;
+	if (PQntuples(res) == 0 || terminate) {
+		if (PQntuples(res) > 0)
+			pgp_info("terminated %d session(s) on %s", PQntuples(res), database);
+		PQclear(res);
+		return PGP_EXIT_OK;
+	}
+	pgp_error("busy: %d session(s) on database \"%s\"; it cannot be replaced while in use", PQntuples(res),
+		  database);
+	for (int i = 0; i < PQntuples(res); i++)
+		pgp_detail("pid %s, user %s, application \"%s\", from %s, %s", PQgetvalue(res, i, 0),
+			   PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+	pgp_hint("stop them (a PgBouncer holds server connections: PAUSE or RECONNECT it), or give --terminate");
+	PQclear(res);
+	return PGP_EXIT_BUSY;
+}
+
+/* Start pg_restore into database reading from a pipe (file == NULL) or a file. */
 static pid_t
-start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *target, const char *file, int *pipe_w)
+start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *database, const char *file, int clean,
+		 int *pipe_w)
 {
 	char conninfo[4096], jobs[16];
 	char *argv[16];
-	int n = 0, pfd[2] = {-1, -1}, needs_pw = child_env_for(admin, conninfo, sizeof(conninfo), target);
+	int n = 0, pfd[2] = {-1, -1}, needs_pw = child_env_for(admin, conninfo, sizeof(conninfo), database);
 	const char *password = needs_pw > 0 ? PQpass(admin) : NULL;
 	pid_t pid;
 
@@ -209,7 +286,7 @@ start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *target, cons
 	argv[n++] = (char *) "--exit-on-error";
 	argv[n++] = (char *) "-d";
 	argv[n++] = conninfo;
-	if (ctx->clean) {
+	if (clean) {
 		argv[n++] = (char *) "--clean";
 		argv[n++] = (char *) "--if-exists";
 	}
@@ -261,122 +338,272 @@ wait_ok(pid_t pid, const char *what)
 			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
-static struct json_object *
-find_object(const struct backup_info *b, const char *name)
-{
-	struct json_object *objs = json_object_object_get(b->manifest, "objects");
-
-	for (size_t i = 0; objs && i < json_object_array_length(objs); i++)
-		if (!strcmp(manifest_string(json_object_array_get_idx(objs, i), "name"), name))
-			return json_object_array_get_idx(objs, i);
-	return NULL;
-}
-
 /* Download, check and decompress the dump into a file in tmp_dir (--jobs). */
 static int
-download(struct backup_ctx *ctx, const struct backup_info *b, char *path, size_t size)
+download(struct backup_ctx *ctx, const struct backup_info *b, struct archive_scan *scan, char *path, size_t size)
 {
-	struct json_object *dump = find_object(b, DUMP_OBJECT);
-	unsigned long long raw = (unsigned long long) json_object_get_int64(json_object_object_get(dump, "raw_size"));
+	const struct manifest_object *dump = manifest_find(&b->m, OBJECT_DUMP);
 	struct statvfs vfs;
 	int fd, rc;
 
 	snprintf(path, size, "%s/pgp-restore.XXXXXX", ctx->tmp_dir);
-	if (statvfs(ctx->tmp_dir, &vfs) == 0 && (unsigned long long) vfs.f_bavail * vfs.f_frsize < raw + raw / 10)
-		return pgp_fail("not enough room in %s for the %llu-byte dump (--jobs downloads it first); "
-				"set TMPDIR or restore without --jobs", ctx->tmp_dir, raw);
-	fd = mkstemp(path);
-	if (fd < 0)
-		return pgp_fail("cannot create a file in %s: %s", ctx->tmp_dir, strerror(errno));
-	rc = check_object(ctx, b, dump, fd);
-	if (close(fd) != 0 || rc != 0) {
-		unlink(path);
-		return rc == 1 ? 1 : -1;
+	if (statvfs(ctx->tmp_dir, &vfs) == 0 &&
+	    (unsigned long long) vfs.f_bavail * vfs.f_frsize < dump->raw_size + dump->raw_size / 10) {
+		pgp_error("not enough room in %s for the %llu-byte dump (--jobs downloads it first); "
+			  "set TMPDIR or restore without --jobs", ctx->tmp_dir, dump->raw_size);
+		return PGP_EXIT_FAILED;
 	}
-	return 0;
+	fd = mkstemp(path);
+	if (fd < 0) {
+		pgp_error("cannot create a file in %s: %s", ctx->tmp_dir, strerror(errno));
+		return PGP_EXIT_FAILED;
+	}
+	rc = check_object(ctx, b, dump, fd, scan);
+	if (close(fd) != 0 && rc == 0) {
+		pgp_error("cannot write \"%s\": %s", path, strerror(errno));
+		rc = PGP_EXIT_FAILED;
+	}
+	if (rc != 0)
+		unlink(path);
+	return rc;
 }
 
-/* Restore b into target; 0, 1 when the backup is corrupt, -1, -2 refused. */
+/*
+ * pg_restore b's dump into database, checking the SHA-256 of what it
+ * reads; scan sees the archive too.  0, FOUND (corrupt) or FAILED.
+ */
 static int
-restore_into(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *target)
+restore_dump(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *database,
+	     int clean, struct archive_scan *scan)
 {
-	struct json_object *dump = find_object(b, DUMP_OBJECT);
+	const struct manifest_object *dump = manifest_find(&b->m, OBJECT_DUMP);
 	char file[1024];
 	int pipe_w = -1, rc;
 	pid_t pid;
 
-	if (!dump)
-		return pgp_fail("backup %s: the manifest lists no %s", b->id, DUMP_OBJECT);
-	rc = prepare_target(ctx, admin, target);
-	if (rc < 0)
-		return rc;
 	if (ctx->jobs > 1) {
-		rc = download(ctx, b, file, sizeof(file));
+		rc = download(ctx, b, scan, file, sizeof(file));
 		if (rc != 0)
 			return rc;
-		pid = start_pg_restore(ctx, admin, target, file, NULL);
-		rc = pid < 0 ? -1 : wait_ok(pid, "pg_restore");
+		pid = start_pg_restore(ctx, admin, database, file, clean, NULL);
+		rc = pid < 0 || wait_ok(pid, "pg_restore") < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
 		unlink(file);
 		return rc;
 	}
-	pid = start_pg_restore(ctx, admin, target, NULL, &pipe_w);
+	pid = start_pg_restore(ctx, admin, database, NULL, clean, &pipe_w);
 	if (pid < 0)
-		return -1;
-	rc = check_object(ctx, b, dump, pipe_w);
+		return PGP_EXIT_FAILED;
+	rc = check_object(ctx, b, dump, pipe_w, scan);
 	close(pipe_w);
 	if (wait_ok(pid, "pg_restore") < 0 && rc == 0)
-		rc = -1;
+		rc = PGP_EXIT_FAILED;
 	return rc;
 }
 
-/* Row counts of the restored copy against the manifest's. */
+/* Row counts of the restored copy against the manifest's: 0, FOUND or FAILED. */
 static int
-compare_rows(struct backup_ctx *ctx, const struct backup_info *b, const char *target)
+compare_rows(struct backup_ctx *ctx, const struct backup_info *b, const char *database)
 {
-	struct json_object *tables = json_object_object_get(b->manifest, "tables");
-	PGconn *db = pgp_conn_open(&ctx->spec, target);
+	PGconn *db = pgp_conn_open(&ctx->spec, database);
 	int bad = 0;
 
 	if (!db)
-		return -1;
-	for (size_t i = 0; tables && i < json_object_array_length(tables); i++) {
-		struct json_object *t = json_object_array_get_idx(tables, i);
-		char *sql = pgp_sql_build(db, "SELECT count(*) FROM %I.%I", manifest_string(t, "schema"),
-					  manifest_string(t, "table"));
+		return PGP_EXIT_FAILED;
+	for (size_t i = 0; i < b->m.ntables; i++) {
+		const struct manifest_table *t = &b->m.tables[i];
+		char *sql = pgp_sql_build(db, "SELECT count(*) FROM %I.%I", t->schema, t->table);
 		PGresult *res = sql ? pgp_conn_query(db, sql, 0, NULL) : NULL;
-		long long want = json_object_get_int64(json_object_object_get(t, "rows"));
 
 		free(sql);
-		if (!res || atoll(PQgetvalue(res, 0, 0)) != want) {
-			pgp_error("restore test of %s: table %s.%s has %s rows, the manifest says %lld", b->id,
-				  manifest_string(t, "schema"), manifest_string(t, "table"),
-				  res ? PQgetvalue(res, 0, 0) : "no", want);
+		if (!res || atoll(PQgetvalue(res, 0, 0)) != t->rows) {
+			pgp_error("backup %s: table %s.%s has %s rows after the restore, the manifest says %lld",
+				  b->id, t->schema, t->table, res ? PQgetvalue(res, 0, 0) : "no", t->rows);
 			bad++;
 		}
 		PQclear(res);
 	}
 	pgp_conn_close(db);
-	return bad ? 1 : 0;
+	return bad ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 }
 
 /*
- * Find backup id: its index, or an exit status as a negative number: no
- * such backup is the caller's mistake (2), an unreadable repository a
- * failure (5).
+ * Replace "DATABASE <archived>" by "DATABASE <database>" in the archive's
+ * database-level SQL (pg_dump names the database as an identifier, quoted
+ * only when it must be).  A malloc'd string, or NULL.
+ */
+static char *
+retarget_sql(PGconn *conn, const char *sql, const char *archived, const char *database)
+{
+	char *quoted_old = pgp_sql_ident(conn, archived), *quoted_new = pgp_sql_ident(conn, database);
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = quoted_old && quoted_new ? open_memstream(&out, &size) : NULL;
+
+	for (const char *p = sql; f && *p;) {
+		const char *forms[2] = {archived, quoted_old};
+		int hit = 0;
+
+		for (int k = 0; k < 2 && !hit && !strncmp(p, "DATABASE ", 9); k++) {
+			size_t l = strlen(forms[k]);
+
+			hit = !strncmp(p + 9, forms[k], l) && strchr(" ;\n", p[9 + l]) && p[9 + l];
+			if (hit) {
+				fprintf(f, "DATABASE %s", quoted_new);
+				p += 9 + l;
+			}
+		}
+		if (!hit)
+			fputc(*p++, f);
+	}
+	if (f && fclose(f) != 0) {
+		free(out);
+		out = NULL;
+	}
+	PQfreemem(quoted_old);
+	PQfreemem(quoted_new);
+	return out;
+}
+
+/*
+ * The archive's database-level entries (owner, DATABASE PROPERTIES such as
+ * per-database settings, the database's grants and comment), which
+ * pg_restore without --create skips, applied to database.  0 or FAILED.
  */
 static int
-load_one(struct backup_ctx *ctx, const char *id, struct backup_info **list, size_t *n)
+apply_database_entries(struct backup_ctx *ctx, PGconn *admin, struct archive_scan *scan, const char *database)
 {
-	int i;
+	const char *owner = NULL, *archived = archive_scan_database(scan, &owner);
+	char *sql, *retargeted;
+	int rc = PGP_EXIT_OK;
 
-	if (catalog_load(ctx, ctx->database, list, n) < 0)
-		return -PGP_EXIT_FAILED;
-	i = catalog_find(*list, *n, id);
-	if (i < 0) {
-		catalog_free(*list, *n);
-		return -PGP_EXIT_USAGE;
+	if (!archived) {
+		pgp_warning("the archive has no database entry: grants and settings of the database are not restored");
+		return PGP_EXIT_OK;
 	}
-	return i;
+	if (owner && *owner && !ctx->no_owner && exec_sql(admin, "ALTER DATABASE %I OWNER TO %I", database, owner) < 0)
+		return PGP_EXIT_FAILED;
+	sql = archive_scan_database_sql(scan);
+	retargeted = sql ? retarget_sql(admin, sql, archived, database) : NULL;
+	if (!retargeted) {
+		pgp_error("out of memory");
+		rc = PGP_EXIT_FAILED;
+	} else if (*retargeted) {
+		pgp_debug("database-level entries: %s", retargeted);
+		if (pgp_conn_exec(admin, retargeted) < 0) {
+			pgp_detail("while applying the archive's database-level entries (grants, settings)");
+			rc = PGP_EXIT_FAILED;
+		}
+	}
+	free(sql);
+	free(retargeted);
+	return rc;
+}
+
+/* A lower-case database name made of prefix, the id and (cut) a suffix; pgp's own. */
+static void
+work_name(char *buf, size_t size, const char *prefix, const char *id, const char *suffix)
+{
+	snprintf(buf, size, "%s_%s%s%.30s", prefix, id, suffix ? "_" : "", suffix ? suffix : "");
+	for (char *p = buf; *p; p++)
+		*p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+}
+
+/*
+ * Restore b into a new database scratch (dropped first if a killed run
+ * left it), verified: every object's SHA-256, the dump restored and its
+ * row counts, the database-level entries.  On failure scratch is dropped.
+ */
+static int
+restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *scratch)
+{
+	struct archive_scan *scan = archive_scan_new();
+	int rc;
+
+	if (!scan) {
+		pgp_error("out of memory");
+		return PGP_EXIT_FAILED;
+	}
+	if (exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0 ||
+	    exec_sql(admin, "CREATE DATABASE %I TEMPLATE template0", scratch, NULL) < 0) {
+		archive_scan_free(scan);
+		return PGP_EXIT_FAILED;
+	}
+	rc = check_all_objects(ctx, b);
+	if (rc == 0)
+		rc = restore_dump(ctx, admin, b, scratch, 0, scan);
+	if (rc == 0)
+		rc = compare_rows(ctx, b, scratch);
+	if (rc == 0)
+		rc = apply_database_entries(ctx, admin, scan, scratch);
+	archive_scan_free(scan);
+	if (rc != 0 && exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0)
+		pgp_warning("the scratch database \"%s\" could not be dropped", scratch);
+	return rc;
+}
+
+/*
+ * Put scratch in target's place: target (if any) becomes old, scratch
+ * becomes target.  A failed second rename puts the old one back.
+ */
+static int
+swap_in(struct backup_ctx *ctx, PGconn *admin, const char *scratch, const char *target, const char *old,
+	int target_exists)
+{
+	for (int attempt = 0; target_exists; attempt++) {
+		int rc = clear_sessions(admin, target, ctx->terminate);
+
+		if (rc != 0)
+			return rc;
+		if (exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", target, old) == 0)
+			break;
+		/* A session that connected after the check: once more, then give up. */
+		if (!ctx->terminate || attempt == 3)
+			return PGP_EXIT_BUSY;
+	}
+	if (exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", scratch, target) < 0) {
+		if (target_exists && exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", old, target) < 0)
+			pgp_error("the old database is now \"%s\": rename it back to \"%s\" by hand", old, target);
+		return PGP_EXIT_FAILED;
+	}
+	return PGP_EXIT_OK;
+}
+
+/* --in-place: every object verified in a read pass, then pg_restore over the target. */
+static int
+restore_in_place(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *target,
+		 int target_exists)
+{
+	struct archive_scan *scan = archive_scan_new();
+	int rc = scan ? check_all_objects(ctx, b) : PGP_EXIT_FAILED;
+
+	if (rc == 0 && !target_exists && exec_sql(admin, "CREATE DATABASE %I TEMPLATE template0", target, NULL) < 0)
+		rc = PGP_EXIT_FAILED;
+	if (rc == 0)
+		rc = restore_dump(ctx, admin, b, target, ctx->clean, scan);
+	if (rc == 0)
+		rc = compare_rows(ctx, b, target);
+	if (rc == 0)
+		rc = apply_database_entries(ctx, admin, scan, target);
+	archive_scan_free(scan);
+	return rc;
+}
+
+/*
+ * Find backup id: 0 with its index in *i, or the exit status: no such
+ * backup is the caller's mistake (2), an unreadable manifest a finding
+ * (1), an unreadable repository a failure (5).
+ */
+static int
+load_one(struct backup_ctx *ctx, const char *id, struct backup_info **list, size_t *n, int *i)
+{
+	if (catalog_load(ctx, ctx->database, list, n) < 0)
+		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
+	*i = catalog_find(*list, *n, id);
+	if (*i < 0) {
+		catalog_free(*list, *n);
+		return -*i;
+	}
+	return PGP_EXIT_OK;
 }
 
 int
@@ -384,61 +611,85 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 {
 	struct backup_info *list;
 	size_t n;
-	struct json_object *objs;
-	int i, bad = 0, lock, rc = PGP_EXIT_OK;
+	int i, lock, rc;
 
-	i = load_one(ctx, id, &list, &n);
-	if (i < 0)
-		return -i;
+	rc = load_one(ctx, id, &list, &n, &i);
+	if (rc != 0)
+		return rc;
 	lock = lock_take(ctx, list[i].database, "read", 1);
 	if (lock < 0) {
 		catalog_free(list, n);
 		return PGP_EXIT_BUSY;
 	}
-	objs = json_object_object_get(list[i].manifest, "objects");
-	for (size_t k = 0; objs && k < json_object_array_length(objs); k++) {
-		int r = check_object(ctx, &list[i], json_object_array_get_idx(objs, k), -1);
-
-		if (r < 0) {
-			rc = PGP_EXIT_FAILED;
-			break;
-		}
-		bad += r;
-	}
-	if (rc == PGP_EXIT_OK && bad)
-		rc = PGP_EXIT_FOUND;
+	rc = check_all_objects(ctx, &list[i]);
 	if (rc == PGP_EXIT_OK && ctx->restore_test) {
-		PGconn *admin = admin_connection(ctx);
-		char scratch[64], *drop;
+		PGconn *admin = admin_connection(ctx, NULL);
+		char scratch[64];
 
-		snprintf(scratch, sizeof(scratch), "pgp_verify_%s", list[i].id);
-		for (char *p = scratch; *p; p++)
-			*p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-		if (!admin)
-			rc = PGP_EXIT_UNREACHABLE;
-		else {
-			int saved_clean = ctx->clean, r;
-
-			ctx->clean = 0;
-			r = restore_into(ctx, admin, &list[i], scratch);
-			ctx->clean = saved_clean;
-			if (r == 0)
-				r = compare_rows(ctx, &list[i], scratch);
-			rc = r == 0 ? PGP_EXIT_OK : r == 1 ? PGP_EXIT_FOUND : PGP_EXIT_FAILED;
-			drop = pgp_sql_build(admin, "DROP DATABASE IF EXISTS %I", scratch);
-			if (!drop || pgp_conn_exec(admin, drop) < 0)
-				rc = rc ? rc : PGP_EXIT_FAILED;
-			free(drop);
-		}
+		work_name(scratch, sizeof(scratch), "pgp_verify", list[i].id, NULL);
+		rc = !admin ? PGP_EXIT_UNREACHABLE : restore_verified(ctx, admin, &list[i], scratch);
+		if (rc == 0 && exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0)
+			rc = PGP_EXIT_FAILED;
 		pgp_conn_close(admin);
 	}
 	if (rc == PGP_EXIT_OK)
 		printf("backup %s of %s: %zu objects match their sizes and SHA-256%s\n", list[i].id,
-		       list[i].database, objs ? json_object_array_length(objs) : 0,
+		       list[i].database, list[i].m.nobjects,
 		       ctx->restore_test ? "; restored and every table's row count matches" : "");
 	close(lock);
 	catalog_free(list, n);
 	return rc;
+}
+
+/* Checks before anything is created: 0, or the exit status of a refusal. */
+static int
+check_target(struct backup_ctx *ctx, PGconn *admin, const char *target, int *exists)
+{
+	long long relations;
+	int rc = database_state(ctx, admin, target, &relations);
+
+	if (rc < 0)
+		return PGP_EXIT_FAILED;
+	*exists = rc;
+	if (relations > 0 && !ctx->clean) {
+		pgp_error("database \"%s\" is not empty (%lld relations): refusing to restore into it", target,
+			  relations);
+		pgp_hint("give --clean to replace it, or restore into a new database");
+		return PGP_EXIT_USAGE;
+	}
+	/* Fail before a long restore, not after it. */
+	return *exists && !ctx->in_place ? clear_sessions(admin, target, 0) == PGP_EXIT_BUSY &&
+		!ctx->terminate ? PGP_EXIT_BUSY : 0 : 0;
+}
+
+static int
+restore_swap(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *target, int exists)
+{
+	char scratch[64], old[64];
+	int rc;
+
+	work_name(scratch, sizeof(scratch), "pgp_restore", b->id, target);
+	work_name(old, sizeof(old), "pgp_old", b->id, target);
+	rc = restore_verified(ctx, admin, b, scratch);
+	if (rc != 0)
+		return rc;
+	rc = swap_in(ctx, admin, scratch, target, old, exists);
+	if (rc != 0) {
+		if (exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0)
+			pgp_warning("the scratch database \"%s\" could not be dropped", scratch);
+		return rc;
+	}
+	if (!exists)
+		return PGP_EXIT_OK;
+	if (ctx->keep_old) {
+		printf("the database replaced is kept as \"%s\"\n", old);
+		return PGP_EXIT_OK;
+	}
+	if (exec_sql(admin, "DROP DATABASE %I", old, NULL) < 0) {
+		pgp_error("restored, but the old database, now \"%s\", could not be dropped", old);
+		return PGP_EXIT_FAILED;
+	}
+	return PGP_EXIT_OK;
 }
 
 int
@@ -448,16 +699,16 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 	size_t n;
 	PGconn *admin;
 	time_t start = time(NULL);
-	int i, lock, r, rc;
+	int i, lock, exists = 0, rc;
 
 	if (!target) {
 		pgp_error("restore needs --database NAME, the database to restore into");
 		return PGP_EXIT_USAGE;
 	}
-	i = load_one(ctx, id, &list, &n);
-	if (i < 0)
-		return -i;
-	admin = admin_connection(ctx);
+	rc = load_one(ctx, id, &list, &n, &i);
+	if (rc != 0)
+		return rc;
+	admin = admin_connection(ctx, target);
 	if (!admin) {
 		catalog_free(list, n);
 		return PGP_EXIT_UNREACHABLE;
@@ -468,15 +719,14 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 		catalog_free(list, n);
 		return PGP_EXIT_BUSY;
 	}
-	r = restore_into(ctx, admin, &list[i], target);
-	rc = r == 0 ? PGP_EXIT_OK : r == 1 ? PGP_EXIT_FOUND : r == -2 ? PGP_EXIT_USAGE : PGP_EXIT_FAILED;
-	if (rc == PGP_EXIT_OK) {
-		struct json_object *tables = json_object_object_get(list[i].manifest, "tables");
-
+	rc = check_target(ctx, admin, target, &exists);
+	if (rc == 0)
+		rc = ctx->in_place ? restore_in_place(ctx, admin, &list[i], target, exists)
+			: restore_swap(ctx, admin, &list[i], target, exists);
+	if (rc == PGP_EXIT_OK)
 		printf("restored backup %s of %s into %s: %zu tables, %llu bytes from the repository, %lld s\n",
-		       list[i].id, list[i].database, target, tables ? json_object_array_length(tables) : 0,
-		       list[i].size, (long long) (time(NULL) - start));
-	}
+		       list[i].id, list[i].database, target, list[i].m.ntables, list[i].m.size,
+		       (long long) (time(NULL) - start));
 	close(lock);
 	pgp_conn_close(admin);
 	catalog_free(list, n);

@@ -58,8 +58,8 @@ run pb verify 19990101T000000Z --database shop
 is "$RC" 2 "verify of an unknown id: exit 2"
 run pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "http://127.0.0.1:$(free_port)" \
 	--state-dir "$state" verify latest --database shop
-is "$RC" 5 "verify with the repository unreachable: exit 5, not a usage error"
-like "$ERR" "S3 GET" "naming the request that failed"
+is "$RC" 3 "verify with the repository unreachable: exit 3, not a usage error"
+like "$ERR" "S3 endpoint http://127.0.0.1:[0-9]+: GET" "naming the endpoint and the request that failed"
 
 # Wrong credentials.
 run env AWS_SECRET_ACCESS_KEY=wrong pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" \
@@ -75,7 +75,7 @@ port=${S3_ENDPOINT##*:}
 watcher=$!
 run pb backup -d service=shop-backup
 kill $watcher 2>/dev/null
-is "$RC" 5 "S3 gone mid-upload: exit 5"
+is "$RC" 3 "S3 gone mid-upload: exit 3 (unreachable)"
 like "$ERR" "Connection refused|Couldn't connect|Failed to connect" "one clear message"
 python3 "$PGP_SRC/tests/s3-strict-proxy.py" "$port" "${S3_DIRECT##*:}" S3RVER S3RVER >>"$S3_DIR/proxy.log" 2>&1 &
 at_exit "kill $!"
