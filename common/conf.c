@@ -4,11 +4,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
@@ -145,13 +148,55 @@ source_file(const config_setting_t *s, const char *fallback)
 	return f ? f : fallback;
 }
 
+/* The first key found that holds a secret, for the permission check. */
+struct found_secret {
+	char key[512];			/* "" while none was found */
+	char what[64];			/* libpq's keyword ("password"), or "" */
+	int line;
+};
+
+/* Is this key a libpq connection string (targets.*.conninfo)? */
+static int
+is_conninfo_key(const struct pgp_conf_key *key)
+{
+	const char *dot = strrchr(key->path, '.');
+
+	return key->type == PGP_CONF_STRING && strcmp(dot ? dot + 1 : key->path, "conninfo") == 0;
+}
+
+/*
+ * Checks of a value beyond its type.  A connection string must parse as
+ * libpq will parse it (the user learns of a typo now, with file and line,
+ * not as "cannot connect" later), and it may carry a password.
+ */
+static int
+check_value(const struct pgp_conf_key *key, const config_setting_t *s, const char *path,
+	    const char *file, struct found_secret *found)
+{
+	char why[512] = "";
+	int r = 0;
+
+	if (is_conninfo_key(key)) {
+		r = pgp_conf_check_conninfo(config_setting_get_string(s), why, sizeof(why));
+		if (r < 0)
+			return pgp_fail("%s:%d: key \"%s\": %s", source_file(s, file),
+					config_setting_source_line(s), path, why);
+	}
+	if (*found->key || !(r > 0 || (key->flags & PGP_CONF_SECRET)))
+		return 0;
+	snprintf(found->key, sizeof(found->key), "%s", path);
+	snprintf(found->what, sizeof(found->what), "%s", r > 0 ? why : "");
+	found->line = config_setting_source_line(s);
+	return 0;
+}
+
 /*
  * Walk the tree: every leaf must be a known key of the right type.  Also
  * note whether the file holds a secret, for the permission check.
  */
 static int
 validate(const config_setting_t *group, const char *prefix, const char *file,
-	 char *secret_key, size_t secret_size)
+	 struct found_secret *found)
 {
 	int n = config_setting_length(group);
 
@@ -166,7 +211,7 @@ validate(const config_setting_t *group, const char *prefix, const char *file,
 			if (!is_known_group(path))
 				return pgp_fail("%s:%d: unknown section \"%s\"",
 						source_file(s, file), config_setting_source_line(s), path);
-			if (validate(s, path, file, secret_key, secret_size) < 0)
+			if (validate(s, path, file, found) < 0)
 				return -1;
 			continue;
 		}
@@ -178,52 +223,99 @@ validate(const config_setting_t *group, const char *prefix, const char *file,
 			return pgp_fail("%s:%d: key \"%s\" must be %s",
 					source_file(s, file), config_setting_source_line(s), path,
 					type_words[key->type]);
-		/* A connection string can carry a password too. */
-		if (!*secret_key && ((key->flags & PGP_CONF_SECRET) ||
-				     (key->type == PGP_CONF_STRING && strstr(key->path, "conninfo") &&
-				      strstr(config_setting_get_string(s), "password"))))
-			snprintf(secret_key, secret_size, "%s", path);
+		if (check_value(key, s, path, file, found) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+/* /dev/null is the tests' and the examples' way to say "no settings". */
+static int
+is_dev_null(const struct stat *st)
+{
+	struct stat null;
+
+	return S_ISCHR(st->st_mode) && stat("/dev/null", &null) == 0 &&
+	       S_ISCHR(null.st_mode) && st->st_rdev == null.st_rdev;
+}
+
+/*
+ * Open the file to parse.  Only a regular file (or /dev/null) is read: a
+ * directory reads as an I/O error, a FIFO or a device may never end.
+ * O_NONBLOCK, since opening a FIFO would otherwise wait for a writer.
+ * Returns 0 with *fp set, 0 with *fp NULL for a missing optional file,
+ * or -1 after logging.
+ */
+static int
+open_file(const char *path, int must_exist, FILE **fp, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	const char *why = NULL;
+
+	*fp = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		return pgp_fail("cannot read configuration file \"%s\": %s", path, strerror(errno));
+	}
+	if (fstat(fd, st) != 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st->st_mode))
+		why = "is a directory";
+	else if (!S_ISREG(st->st_mode) && !is_dev_null(st))
+		why = "not a regular file";
+	else if (!(*fp = fdopen(fd, "r")))
+		why = strerror(errno);
+	if (!why)
+		return 0;
+	close(fd);
+	return pgp_fail("cannot read configuration file \"%s\": %s", path, why);
+}
+
+/* Same rule as libpq's for .pgpass: secrets live in private files. */
+static int
+check_private(const char *path, const struct stat *st, const struct found_secret *found)
+{
+	if (!*found->key || !(st->st_mode & (S_IRWXG | S_IRWXO)))
+		return 0;
+	pgp_error("%s:%d: key \"%s\" holds a secret%s%s%s but the file is readable by group or others"
+		  " (mode %04o)", path, found->line, found->key, *found->what ? " (" : "",
+		  found->what, *found->what ? ")" : "", (unsigned) (st->st_mode & 07777));
+	pgp_hint("chmod 600 %s, or move the secret to a file named by a *_file key", path);
+	return -1;
 }
 
 int
 pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out)
 {
 	struct pgp_conf *conf = calloc(1, sizeof(*conf));
-	char secret_key[512] = "";
+	struct found_secret found = {"", "", 0};
 	struct stat st;
+	FILE *fp;
+	int parsed;
 
+	*out = conf;
 	if (!conf)
 		return pgp_fail("out of memory");
 	config_init(&conf->cfg);
-	*out = conf;
-
-	if (stat(path, &st) != 0) {
-		if (errno == ENOENT && !must_exist)
-			return 0;
-		return pgp_fail("cannot read configuration file \"%s\": %s", path, strerror(errno));
-	}
+	if (open_file(path, must_exist, &fp, &st) < 0)
+		return -1;
+	if (!fp)
+		return 0;
 	conf->path = strdup(path);
-	if (!config_read_file(&conf->cfg, path)) {
+	parsed = config_read(&conf->cfg, fp);
+	fclose(fp);		/* read only: nothing to lose */
+	if (!conf->path)
+		return pgp_fail("out of memory");
+	if (!parsed) {
 		const char *efile = config_error_file(&conf->cfg);
 
-		if (config_error_type(&conf->cfg) == CONFIG_ERR_FILE_IO)
-			return pgp_fail("cannot read configuration file \"%s\": %s",
-					efile ? efile : path, strerror(errno));
 		return pgp_fail("%s:%d: %s", efile ? efile : path,
 				config_error_line(&conf->cfg), config_error_text(&conf->cfg));
 	}
-	if (validate(config_root_setting(&conf->cfg), "", path, secret_key, sizeof(secret_key)) < 0)
+	if (validate(config_root_setting(&conf->cfg), "", path, &found) < 0)
 		return -1;
-	/* Same rule as libpq's for .pgpass: secrets live in private files. */
-	if (*secret_key && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-		pgp_error("%s: holds a secret (%s) but is readable by group or others (mode %04o)",
-			  path, secret_key, (unsigned) (st.st_mode & 07777));
-		pgp_hint("chmod 600 %s, or move the secret to a file named by a *_file key", path);
-		return -1;
-	}
-	return 0;
+	return check_private(path, &st, &found);
 }
 
 void
@@ -468,4 +560,225 @@ pgp_conf_target(const struct pgp_conf *conf, const char *name, struct pgp_target
 	config_setting_lookup_string(t, "service_file", &out->service_file);
 	config_setting_lookup_string(t, "passfile", &out->passfile);
 	return 0;
+}
+
+/*
+ * Connection strings.  libpq decides what a string means, so pgp asks it
+ * (PQconninfoParse) instead of matching text: a URI's user info, a
+ * percent-encoded "%70assword" query parameter and any keyword libpq marks
+ * secret (dispchar "*": password, sslpassword) are all found the same way.
+ */
+
+/* libpq's uri_prefix_length(): the prefixes it reads as a URI. */
+static size_t
+uri_prefix_len(const char *s)
+{
+	if (strncmp(s, "postgresql://", 13) == 0)
+		return 13;
+	if (strncmp(s, "postgres://", 11) == 0)
+		return 11;
+	return 0;
+}
+
+/*
+ * libpq's recognized_connection_string(): anything else given as a
+ * connection string is a plain database name ("psql mydb").
+ */
+static int
+is_connection_string(const char *s)
+{
+	return uri_prefix_len(s) != 0 || strchr(s, '=') != NULL;
+}
+
+/*
+ * Pieces of a string libpq could not parse that may be secret.  libpq's
+ * message quotes parts of its input ("invalid percent-encoded token:
+ * "hunt%zzer"", or the whole URI), so these are masked in it.  Found by
+ * reading the text, since libpq gave up; when in doubt, a piece too many.
+ */
+#define MAX_SPANS 32
+struct spans {
+	int n;
+	int overflow;
+	struct {
+		const char *p;
+		size_t len;
+	} s[MAX_SPANS];
+};
+
+static void
+add_span(struct spans *sp, const char *p, size_t len)
+{
+	if (len == 0)
+		return;
+	if (sp->n == MAX_SPANS) {
+		sp->overflow = 1;
+		return;
+	}
+	sp->s[sp->n].p = p;
+	sp->s[sp->n++].len = len;
+}
+
+/*
+ * A URI's password: libpq ends the user info at the first '@' before a
+ * '/'; a person who forgot to encode an '@' meant the last one.  Both.
+ */
+static void
+uri_password_spans(const char *uri, struct spans *sp)
+{
+	const char *start = uri + uri_prefix_len(uri);
+	size_t len = strcspn(start, "/");
+	const char *first = memchr(start, '@', len);
+	const char *last = memrchr(start, '@', len);
+	const char *colon;
+
+	if (!first)
+		return;
+	colon = memchr(start, ':', (size_t) (last - start));
+	if (!colon)
+		return;
+	if (colon < first)
+		add_span(sp, colon + 1, (size_t) (first - colon - 1));
+	add_span(sp, colon + 1, (size_t) (last - colon - 1));
+}
+
+/*
+ * Every value of a URI's query: a keyword may be percent-encoded
+ * ("%70assword"), so all of them, which costs only detail in a message.
+ */
+static void
+query_spans(const char *uri, struct spans *sp)
+{
+	const char *q = strchr(uri, '?');
+
+	while (q) {
+		const char *end = q + 1 + strcspn(q + 1, "&");
+		const char *eq = memchr(q + 1, '=', (size_t) (end - q - 1));
+
+		if (eq)
+			add_span(sp, eq + 1, (size_t) (end - eq - 1));
+		q = *end ? end : NULL;
+	}
+}
+
+/*
+ * The value after "KEYWORD =" at q in a keyword/value string: quoted, or
+ * each word up to the next "key=", since a forgotten pair of quotes turns
+ * the rest of a password into keywords that libpq's message would name.
+ */
+static void
+value_spans(const char *q, struct spans *sp)
+{
+	const char *w = q;
+
+	if (*q == '\'') {
+		for (w = ++q; *w && *w != '\''; w++)
+			if (*w == '\\' && w[1])
+				w++;
+		add_span(sp, q, (size_t) (w - q));
+		return;
+	}
+	while (*w) {
+		size_t len = strcspn(w, " \t\n\r\f\v");
+
+		if (w != q && memchr(w, '=', len))
+			break;
+		add_span(sp, w, len);
+		w += len;
+		w += strspn(w, " \t\n\r\f\v");
+	}
+}
+
+/* Every "KEYWORD = value" of a secret keyword in a keyword/value string. */
+static void
+keyword_spans(const char *s, const char *keyword, struct spans *sp)
+{
+	size_t klen = strlen(keyword);
+
+	for (const char *p = strstr(s, keyword); p; p = strstr(p + 1, keyword)) {
+		const char *q = p + klen;
+
+		if (p != s && !isspace((unsigned char) p[-1]))
+			continue;
+		q += strspn(q, " \t\n\r\f\v");
+		if (*q != '=')
+			continue;
+		q++;
+		value_spans(q + strspn(q, " \t\n\r\f\v"), sp);
+	}
+}
+
+/* Copy libpq's message (its first line) with every span masked. */
+static void
+mask_copy(const char *msg, const struct spans *sp, char *buf, size_t size)
+{
+	size_t len = strcspn(msg, "\n"), o = 0;
+
+	for (size_t i = 0; i < len && o + 4 < size;) {
+		size_t best = 0;
+
+		for (int k = 0; k < sp->n; k++)
+			if (sp->s[k].len > best && sp->s[k].len <= len - i &&
+			    memcmp(msg + i, sp->s[k].p, sp->s[k].len) == 0)
+				best = sp->s[k].len;
+		if (best) {
+			memcpy(buf + o, "***", 3);
+			o += 3;
+			i += best;
+		} else
+			buf[o++] = msg[i++];
+	}
+	buf[o] = '\0';
+}
+
+/* libpq's reason a string does not parse, with secrets masked. */
+static void
+describe_error(const char *conninfo, const char *msg, char *buf, size_t size)
+{
+	PQconninfoOption *all = NULL;
+	struct spans sp;
+
+	sp.n = sp.overflow = 0;
+	if (uri_prefix_len(conninfo)) {
+		uri_password_spans(conninfo, &sp);
+		query_spans(conninfo, &sp);
+	} else {
+		/* The empty string parses: every option libpq knows, unset. */
+		all = PQconninfoParse("", NULL);
+		for (PQconninfoOption *o = all; o && o->keyword; o++)
+			if (o->dispchar && o->dispchar[0] == '*')
+				keyword_spans(conninfo, o->keyword, &sp);
+		sp.overflow |= !all;
+	}
+	if (!msg || sp.overflow)
+		snprintf(buf, size, "cannot be parsed (libpq's message withheld: it may quote a secret)");
+	else
+		mask_copy(msg, &sp, buf, size);
+	PQconninfoFree(all);
+}
+
+int
+pgp_conf_check_conninfo(const char *conninfo, char *buf, size_t size)
+{
+	char *err = NULL;
+	PQconninfoOption *opts;
+	int rc = 0;
+
+	buf[0] = '\0';
+	if (!is_connection_string(conninfo))
+		return 0;
+	opts = PQconninfoParse(conninfo, &err);
+	if (!opts) {
+		describe_error(conninfo, err, buf, size);
+		PQfreemem(err);
+		return -1;
+	}
+	for (PQconninfoOption *o = opts; o->keyword && rc == 0; o++) {
+		if (o->dispchar && o->dispchar[0] == '*' && o->val && *o->val) {
+			snprintf(buf, size, "%s", o->keyword);
+			rc = 1;
+		}
+	}
+	PQconninfoFree(opts);
+	return rc;
 }

@@ -8,6 +8,8 @@
 #ifndef PGP_CONF_H
 #define PGP_CONF_H
 
+#include <stddef.h>
+
 enum pgp_conf_type {
 	PGP_CONF_STRING,
 	PGP_CONF_INT,
@@ -38,7 +40,9 @@ const char *pgp_conf_choose_path(const char *explicit_path, int *must_exist);
 
 /*
  * Load and validate a file.  A missing optional file gives an empty config
- * (defaults only).  Returns 0, or -1 after logging "FILE:LINE: ...".
+ * (defaults only).  Only a regular file or /dev/null is read (never a
+ * directory, FIFO or device); every conninfo must parse as libpq reads it.
+ * Returns 0, or -1 after logging "FILE:LINE: ...".
  */
 int pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out);
 void pgp_conf_free(struct pgp_conf *conf);
@@ -60,6 +64,15 @@ int pgp_conf_get_list(const struct pgp_conf *conf, const char *key, const char *
 
 /* Look up targets.NAME; -1 (logged, naming the known targets) if absent. */
 int pgp_conf_target(const struct pgp_conf *conf, const char *name, struct pgp_target *out);
+
+/*
+ * Check a connection string or URI the way libpq will read it (a string
+ * with no "=" and no URI prefix is a database name, and fine).  Returns
+ * 0 when it parses; 1 when it parses and holds a secret, with libpq's
+ * keyword for it ("password") in buf; -1 when it does not parse, with
+ * libpq's reason in buf, any secret of the string masked as "***".
+ */
+int pgp_conf_check_conninfo(const char *conninfo, char *buf, size_t size);
 
 /* The key table, for tests and documentation checks. */
 struct pgp_conf_key {

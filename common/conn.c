@@ -12,6 +12,31 @@
 #include "log.h"
 
 int
+pgp_conn_check_option(const char *conninfo)
+{
+	char why[512];
+
+	if (!conninfo || pgp_conf_check_conninfo(conninfo, why, sizeof(why)) >= 0)
+		return 0;
+	return pgp_fail("invalid connection string (-d): %s", why);
+}
+
+/*
+ * The loader checked every target's conninfo (with file and line); this
+ * is for a spec that reached here some other way, before libpq would
+ * turn the typo into "cannot connect".
+ */
+static int
+check_target(const struct pgp_connspec *spec)
+{
+	char why[512];
+
+	if (pgp_conf_check_conninfo(spec->conninfo, why, sizeof(why)) >= 0)
+		return 0;
+	return pgp_fail("target \"%s\": invalid connection string: %s", spec->target, why);
+}
+
+int
 pgp_conn_spec(const struct pgp_conf *conf, const struct pgp_common *c,
 	      const char *default_target_key, struct pgp_connspec *spec)
 {
@@ -27,7 +52,7 @@ pgp_conn_spec(const struct pgp_conf *conf, const struct pgp_common *c,
 
 	if (c->conninfo) {
 		spec->conninfo = c->conninfo;
-		return 0;
+		return pgp_conn_check_option(c->conninfo);
 	}
 	if (!target_name && default_target_key &&
 	    pgp_conf_get_string(conf, default_target_key, &target_name) < 0)
@@ -42,7 +67,7 @@ pgp_conn_spec(const struct pgp_conf *conf, const struct pgp_common *c,
 	spec->service_file = t.service_file;
 	spec->passfile = t.passfile;
 	spec->target = t.name;
-	return 0;
+	return check_target(spec);
 }
 
 const char *
@@ -174,14 +199,16 @@ int
 pgp_conninfo_append(char *buf, unsigned long size, const char *key, const char *value)
 {
 	size_t n = strlen(buf);
+	const char *p = value;
 
 	n += (size_t) snprintf(buf + n, size > n ? size - n : 0, "%s%s='", n ? " " : "", key);
-	for (const char *p = value; *p && n + 3 < size; p++) {
+	for (; *p && n + 3 < size; p++) {
 		if (*p == '\'' || *p == '\\')
 			buf[n++] = '\\';
 		buf[n++] = *p;
 	}
-	if (n + 2 > size)
+	/* A value cut short would name another host or socket: refuse. */
+	if (*p || n + 2 > size)
 		return -1;
 	buf[n++] = '\'';
 	buf[n] = '\0';

@@ -25,8 +25,15 @@ struct pgp_connspec {
 };
 
 /*
+ * Refuse a -d value libpq cannot parse, before any connection is tried:
+ * 0, or -1 after logging one line with libpq's reason (secrets masked).
+ */
+int pgp_conn_check_option(const char *conninfo);
+
+/*
  * Resolve -d / -t / the default target key of the program's section
- * (e.g. "backup.target").  Returns 0, or -1 after logging.
+ * (e.g. "backup.target"); a connection string libpq cannot parse is
+ * refused here.  Returns 0, or -1 after logging (a usage error).
  */
 int pgp_conn_spec(const struct pgp_conf *conf, const struct pgp_common *c,
 		  const char *default_target_key, struct pgp_connspec *spec);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conn.h"
 #include "log.h"
 #include "setup.h"
 
@@ -29,6 +30,10 @@ pgp_setup(const struct pgp_common *c, struct pgp_conf **conf)
 	const char *facility = "user", *level_name = "info";
 	enum pgp_log_level level;
 
+	*conf = NULL;
+	/* Every program takes -d, also those that connect late or not yet. */
+	if (pgp_conn_check_option(c->conninfo) < 0)
+		return c->usage_exit;
 	if (pgp_conf_load(path, must_exist, conf) < 0)
 		return c->usage_exit;
 	if (pgp_conf_get_bool(*conf, "log.syslog", &use_syslog) < 0 ||

@@ -1,6 +1,6 @@
 /*
- * What every program does between parsing its options and its job: load
- * the configuration it was pointed at and open syslog if configured.
+ * What every program does between parsing its options and its job: check
+ * -d, load the configuration it was pointed at, open syslog if configured.
  */
 #ifndef PGP_SETUP_H
 #define PGP_SETUP_H
@@ -8,7 +8,10 @@
 #include "conf.h"
 #include "opt.h"
 
-/* Returns 0, or the usage exit status after logging (bad config). */
+/*
+ * Check -d's syntax, load the configuration, open syslog.  Returns 0, or
+ * the program's usage exit status after logging (bad -d or config).
+ */
 int pgp_setup(const struct pgp_common *c, struct pgp_conf **conf);
 
 /*

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configuration errors name file, line and key (through a real program:
-# pgp-tune, pgp-alert), secrets in shared files are refused, and the
-# environment overrides the file.
+# pgp-tune, pgp-alert), secrets in shared files are refused (a password in
+# a URI too), a target's conninfo must parse, only a regular file is read,
+# and the environment overrides the file.
 . "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d /tmp/pgpconf.XXXXXX)
 at_exit "rm -rf '$dir'"
@@ -41,6 +42,88 @@ unlike "$ERR" "s3cret-value" "the message does not show the secret"
 chmod 600 "$dir/secret.conf"
 run pgp-tune -c "$dir/secret.conf"
 unlike "$ERR" "readable by group" "the same file at 0600 is accepted"
+
+# A URI's password is a secret like password=, found by libpq's parser.
+for ci in 'postgresql://u:hunter2@h/db' 'postgres://u:hunter2@h/db' 'postgresql://u:hun%74er2@h/db' \
+	  'postgresql://h/db?%70assword=hunter2'; do
+	printf 'targets = {\n  prod = { conninfo = "%s"; };\n};\n' "$ci" >"$dir/uri.conf"
+	chmod 644 "$dir/uri.conf"
+	run pgp-tune -c "$dir/uri.conf"
+	is "$RC" 2 "0644 with conninfo $ci: exit 2"
+	is "$(printf '%s\n' "$ERR" | head -1)" "pgp-tune: error: $dir/uri.conf:2: key \"targets.prod.conninfo\" holds a secret (password) but the file is readable by group or others (mode 0644)" \
+		"the message names file, line and key"
+	unlike "$OUT$ERR" 'hunter2|hun%74er2' "and not the secret"
+	chmod 600 "$dir/uri.conf"
+	run pgp-tune -c "$dir/uri.conf"
+	is "$RC:$ERR" "0:" "the same file at 0600 is accepted"
+done
+printf 'targets = {\n  prod = { conninfo = "host=db user=password_admin dbname=password"; };\n};\n' >"$dir/nopw.conf"
+chmod 644 "$dir/nopw.conf"
+run pgp-tune -c "$dir/nopw.conf"
+is "$RC:$ERR" "0:" "the word password as a value is no secret"
+
+# A conninfo libpq cannot parse is a config error with file and line, in
+# every program, before any connection is tried; pgp-alert says UNKNOWN.
+bad_conninfo() {
+	local ci=$1 reason=$2 prog want
+	printf 'targets = {\n  prod = {\n    conninfo = "%s";\n  };\n};\nalert = { target = "prod"; };\n' \
+		"$ci" >"$dir/bad.conf"
+	chmod 600 "$dir/bad.conf"
+	for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
+		want=2
+		case $prog in
+		pgp-create) set -- --database shop ;;
+		pgp-backup) set -- list --repo "$dir/repo" ;;
+		pgp-alert) set --; want=3 ;;
+		*) set -- ;;
+		esac
+		run "$prog" -c "$dir/bad.conf" "$@"
+		is "$RC" "$want" "$prog: conninfo \"$ci\" in the config: exit $want"
+		is "$ERR" "$prog: error: $dir/bad.conf:3: key \"targets.prod.conninfo\": $reason" \
+			"$prog: one line with file, line, key and libpq's reason"
+	done
+}
+bad_conninfo 'bogus=1' 'invalid connection option "bogus"'
+bad_conninfo "host='unterminated" 'unterminated quoted string in connection info string'
+bad_conninfo 'postgresql://u:hunter2@h/db?bogus=1' 'invalid URI query parameter: "bogus"'
+bad_conninfo 'postgresql://u:hunt%zzer2@h/db' 'invalid percent-encoded token: "***"'
+bad_conninfo 'postgresql://u:hunter2@[::1/db' \
+	'end of string reached when looking for matching "]" in IPv6 host address in URI: "postgresql://u:***@[::1/db"'
+
+# Only a regular file (or /dev/null) is read: a directory, a FIFO or a
+# device is refused at once, never read forever.
+run pgp-tune -c "$dir"
+is "$RC:$ERR" "2:pgp-tune: error: cannot read configuration file \"$dir\": is a directory" "a directory: exit 2, says so"
+run pgp-alert -c "$dir"
+is "$RC:$ERR" "3:pgp-alert: error: cannot read configuration file \"$dir\": is a directory" "pgp-alert: a directory is UNKNOWN"
+mkfifo "$dir/fifo"
+run timeout 20 pgp-tune -c "$dir/fifo"
+is "$RC:$ERR" "2:pgp-tune: error: cannot read configuration file \"$dir/fifo\": not a regular file" "a FIFO: exit 2 without waiting for a writer"
+run timeout 20 pgp-tune -c /dev/zero
+is "$RC:$ERR" '2:pgp-tune: error: cannot read configuration file "/dev/zero": not a regular file' "/dev/zero: exit 2, not read"
+run pgp-tune -c /dev/null
+is "$RC:$ERR" "0:" "/dev/null is an empty configuration"
+: >"$dir/empty.conf"
+run pgp-tune -c "$dir/empty.conf"
+is "$RC:$ERR" "0:" "an empty file is an empty configuration"
+run pgp-tune -c "$dir/missing.conf"
+is "$RC:$ERR" "2:pgp-tune: error: cannot read configuration file \"$dir/missing.conf\": No such file or directory" \
+	"a missing named file: exit 2"
+
+# Permissions: root reads anything, so the check runs as nobody.
+pdir=$(mktemp -d /tmp/pgpperm.XXXXXX)
+at_exit "rm -rf '$pdir'"
+chmod 755 "$pdir"
+printf 'log = { syslog = false; };\n' >"$pdir/private.conf"
+chmod 600 "$pdir/private.conf"
+if is_root; then as_other() { runuser -u nobody -- "$@"; }; else as_other() { "$@"; }; chmod 000 "$pdir/private.conf"; fi
+if as_other test -x "$PGP_BIN/pgp-tune"; then
+	run as_other "$PGP_BIN/pgp-tune" -c "$pdir/private.conf"
+	is "$RC:$ERR" "2:pgp-tune: error: cannot read configuration file \"$pdir/private.conf\": Permission denied" \
+		"an unreadable file: exit 2, says why"
+else
+	echo "ok $((_tap_n + 1)) # skip nobody cannot run $PGP_BIN/pgp-tune"; _tap_n=$((_tap_n + 1))
+fi
 
 printf 'log = { syslog = true; syslog_facility = "nonsense"; };\n' >"$dir/fac.conf"
 run pgp-tune -c "$dir/fac.conf"

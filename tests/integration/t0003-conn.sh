@@ -87,7 +87,34 @@ run "$probe" -c /dev/null -d "host=/nonexistent-socket-dir dbname=x"
 is "$RC" 3 "missing socket: exit 3"
 like "$ERR" "/nonexistent-socket-dir" "names the socket directory"
 
+# Without "=" or a URI prefix the string is a database name, as for psql.
 run "$probe" -c /dev/null -d "this is not a conninfo"
-ok "a malformed connection string fails" -- [ "$RC" != 0 ]
-like "$ERR" "error:" "and says so"
+is "$RC" 3 "a string without \"=\" is a database name: the server says no, exit 3"
+like "$ERR" 'database "this is not a conninfo" does not exist' "and the server's reason is shown"
+
+# A -d libpq cannot parse is a usage error (pgp-alert: UNKNOWN) in every
+# program, found before any connection: one line with libpq's reason,
+# never the password of the string.
+bad_d() {
+	local d=$1 reason=$2 prog want
+	for prog in conn-probe pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
+		want=2
+		case $prog in
+		conn-probe) prog=$probe; set -- ;;
+		pgp-create) set -- --database shop ;;
+		pgp-backup) set -- list --repo "$dir/repo" ;;
+		pgp-alert) set --; want=3 ;;
+		*) set -- ;;
+		esac
+		run "$prog" -c /dev/null -d "$d" "$@"
+		is "$RC" "$want" "${prog##*/} -d \"$d\": exit $want"
+		is "$ERR" "${prog##*/}: error: invalid connection string (-d): $reason" "${prog##*/}: one line with libpq's reason"
+		unlike "$OUT$ERR" 'hunter2|hunt%zz|cannot connect' "${prog##*/}: no secret, no connection attempt"
+	done
+}
+bad_d 'bogus=1' 'invalid connection option "bogus"'
+bad_d "host='unterminated" 'unterminated quoted string in connection info string'
+bad_d 'postgresql://u:hunter2@h/db?bogus=1' 'invalid URI query parameter: "bogus"'
+bad_d 'postgresql://u:hunt%zzer2@h/db' 'invalid percent-encoded token: "***"'
+bad_d 'host=h password=hunter2 2' 'missing "=" after "***" in connection info string'
 done_testing

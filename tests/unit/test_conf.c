@@ -1,6 +1,7 @@
 /*
  * Config loading: errors name file, line and key; types; secrets; the
- * environment > file > default precedence; targets.
+ * environment > file > default precedence; targets; connection strings
+ * checked as libpq reads them; only regular files read.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +15,16 @@
 
 static char *dir;
 
-/* Load text as a config file; return rc, and stderr's text in errbuf. */
+/* Load path; return rc, and stderr's text folded onto one line in errbuf. */
 static int
-load_text(const char *text, mode_t mode, struct pgp_conf **conf, char *errbuf, size_t errsize)
+load_path(const char *path, struct pgp_conf **conf, char *errbuf, size_t errsize)
 {
-	char path[512], errpath[512];
+	char errpath[512];
 	int saved = dup(2), rc;
 	FILE *ef;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/pgp.conf", dir);
 	snprintf(errpath, sizeof(errpath), "%s/stderr", dir);
-	put_file(dir, "pgp.conf", text);
-	chmod(path, mode);
 	ef = fopen(errpath, "w+");
 	dup2(fileno(ef), 2);
 	rc = pgp_conf_load(path, 1, conf);
@@ -45,6 +43,186 @@ load_text(const char *text, mode_t mode, struct pgp_conf **conf, char *errbuf, s
 	return rc;
 }
 
+/* Load text as a config file dir/pgp.conf of the given mode. */
+static int
+load_text(const char *text, mode_t mode, struct pgp_conf **conf, char *errbuf, size_t errsize)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/pgp.conf", dir);
+	put_file(dir, "pgp.conf", text);
+	chmod(path, mode);
+	return load_path(path, conf, errbuf, errsize);
+}
+
+/* Does err start with "pgp-test: error: DIR/pgp.conf" followed by rest? */
+static int
+starts(const char *err, const char *rest)
+{
+	char want[1024];
+
+	snprintf(want, sizeof(want), "pgp-test: error: %s/pgp.conf%s", dir, rest);
+	return strncmp(err, want, strlen(want)) == 0;
+}
+
+/* pgp_conf_check_conninfo: libpq's reading, secrets found and masked. */
+static void
+test_check_conninfo(void)
+{
+	static const struct {
+		const char *conninfo;
+		int rc;
+		const char *buf;
+	} cases[] = {
+		{"", 0, ""},
+		{"mydb", 0, ""},	/* no "=": a database name, as for psql */
+		{"this is not a conninfo", 0, ""},
+		{"host=db user=password_admin dbname=password", 0, ""},
+		{"postgresql://u@h/db", 0, ""},
+		{"host=db password=hunter2", 1, "password"},
+		{"host=db password = 'hunter 2'", 1, "password"},
+		{"host=db sslpassword=hunter2", 1, "sslpassword"},
+		{"postgresql://u:hunter2@h/db", 1, "password"},
+		{"postgres://u:hunter2@h/db", 1, "password"},
+		{"postgresql://u:hun%74er2@h/db", 1, "password"},
+		{"postgresql://h/db?%70assword=hunter2", 1, "password"},
+		{"postgresql://h/db?sslpassword=hunter2", 1, "sslpassword"},
+		{"postgresql://u:@h/db", 0, ""},	/* an empty password is none */
+		{"bogus=1", -1, "invalid connection option \"bogus\""},
+		{"host='unterminated", -1, "unterminated quoted string in connection info string"},
+		{"postgresql://h/db?bogus=1", -1, "invalid URI query parameter: \"bogus\""},
+		{"postgresql://h/db?x", -1, "missing key/value separator \"=\" in URI query parameter: \"x\""},
+		/* libpq's messages quote the input: the secret must not pass. */
+		{"postgresql://u:hunt%zzer2@h/db", -1, "invalid percent-encoded token: \"***\""},
+		{"postgresql://u:hunter2@[::1/db", -1,
+		 "end of string reached when looking for matching \"]\" in IPv6 host address"
+		 " in URI: \"postgresql://u:***@[::1/db\""},
+		{"postgresql://h/db?%70assword=hunt%zzer2", -1, "invalid percent-encoded token: \"***\""},
+		{"host=db password=hunter 2", -1, "missing \"=\" after \"***\" in connection info string"},
+		{"host=db password='hunter2' hunter3", -1,
+		 "missing \"=\" after \"hunter3\" in connection info string"},
+	};
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = pgp_conf_check_conninfo(cases[i].conninfo, buf, sizeof(buf));
+
+		ok(rc == cases[i].rc && strcmp(buf, cases[i].buf) == 0,
+		   "check_conninfo \"%s\": %d \"%s\"", cases[i].conninfo, rc, buf);
+	}
+	ok(pgp_conf_check_conninfo("postgresql://u:s3cr%zzt@h/db", buf, sizeof(buf)) == -1 &&
+	   !strstr(buf, "s3cr"), "no part of a URI's password in the message: %s", buf);
+}
+
+/* A secret in a shared file is refused, found by libpq's reading. */
+static void
+test_secrets(void)
+{
+	static const char *const secret[] = {
+		"host=db password=hunter2",
+		"postgresql://u:hunter2@h/db",
+		"postgres://u:hunter2@h/db",
+		"postgresql://u:hun%74er2@h/db",
+		"postgresql://h/db?%70assword=hunter2",
+		"host=db sslpassword=hunter2",
+	};
+	struct pgp_conf *conf;
+	char text[512], err[2048];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		snprintf(text, sizeof(text), "targets = {\n prod = { conninfo = \"%s\"; };\n};\n", secret[i]);
+		rc = load_text(text, 0644, &conf, err, sizeof(err));
+		is_int(rc, -1, "0644 with conninfo \"%s\" refused", secret[i]);
+		ok(starts(err, ":2: key \"targets.prod.conninfo\" holds a secret (") &&
+		   strstr(err, "password) but the file is readable by group or others (mode 0644)") &&
+		   !strstr(err, "hunter2") && !strstr(err, "hun%74er2"),
+		   "names file, line and key, not the secret: %s", err);
+		pgp_conf_free(conf);
+		rc = load_text(text, 0600, &conf, err, sizeof(err));
+		ok(rc == 0 && !*err, "the same file at 0600 loads: %s", err);
+		pgp_conf_free(conf);
+	}
+	rc = load_text("targets = {\n a = { conninfo = \"postgresql://u@h/db\"; };\n"
+		       " b = { conninfo = \"host=db user=password_admin dbname=password\"; };\n};\n",
+		       0644, &conf, err, sizeof(err));
+	ok(rc == 0 && !*err, "no secret at 0644: a URI without password, \"password\" as a value: %s", err);
+	pgp_conf_free(conf);
+}
+
+/* A target's conninfo that libpq cannot parse: file, line, key, reason. */
+static void
+test_invalid_conninfo(void)
+{
+	static const struct {
+		const char *conninfo, *reason;
+	} cases[] = {
+		{"bogus=1", "invalid connection option \\\"bogus\\\""},
+		{"host='unterminated", "unterminated quoted string in connection info string"},
+		{"postgresql://u:hunter2@h/db?bogus=1", "invalid URI query parameter: \\\"bogus\\\""},
+		{"postgresql://u:hunt%zzer2@h/db", "invalid percent-encoded token: \\\"***\\\""},
+	};
+	struct pgp_conf *conf;
+	char text[512], want[512], err[2048];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "targets = {\n  x = { conninfo = \"host=a\"; };\n"
+			 "  prod = {\n    conninfo = \"%s\";\n  };\n};\n", cases[i].conninfo);
+		rc = load_text(text, 0600, &conf, err, sizeof(err));
+		/* The test's strings are C-escaped for the file; unescape. */
+		snprintf(want, sizeof(want), ":4: key \"targets.prod.conninfo\": %s", cases[i].reason);
+		for (char *r = want, *w = want; (*w = *r); r++, w++)
+			if (r[0] == '\\' && r[1] == '"')
+				*w = *++r;
+		ok(rc == -1 && starts(err, want) && !strstr(err, "hunter2") && !strstr(err, "hunt%zz"),
+		   "conninfo \"%s\" refused with line 4: %s", cases[i].conninfo, err);
+		pgp_conf_free(conf);
+	}
+}
+
+/* Only a regular file (or /dev/null) is read: no "Success", no hang. */
+static void
+test_file_kinds(void)
+{
+	struct pgp_conf *conf;
+	char path[512], want[1024], err[2048];
+	int rc;
+
+	rc = load_path(dir, &conf, err, sizeof(err));
+	snprintf(want, sizeof(want), "pgp-test: error: cannot read configuration file \"%s\": is a directory", dir);
+	ok(rc == -1 && strcmp(err, want) == 0, "a directory: %s", err);
+	pgp_conf_free(conf);
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	mkfifo(path, 0600);
+	rc = load_path(path, &conf, err, sizeof(err));
+	snprintf(want, sizeof(want), "pgp-test: error: cannot read configuration file \"%s\": not a regular file", path);
+	ok(rc == -1 && strcmp(err, want) == 0, "a FIFO, without waiting for a writer: %s", err);
+	pgp_conf_free(conf);
+
+	rc = load_path("/dev/zero", &conf, err, sizeof(err));
+	ok(rc == -1 && strcmp(err, "pgp-test: error: cannot read configuration file \"/dev/zero\": "
+			      "not a regular file") == 0, "/dev/zero, without reading forever: %s", err);
+	pgp_conf_free(conf);
+
+	rc = load_path("/dev/null", &conf, err, sizeof(err));
+	ok(rc == 0 && !*err && pgp_conf_file(conf) && strcmp(pgp_conf_file(conf), "/dev/null") == 0,
+	   "/dev/null is an empty configuration: %s", err);
+	pgp_conf_free(conf);
+
+	rc = load_text("", 0644, &conf, err, sizeof(err));
+	ok(rc == 0 && !*err, "an empty file is an empty configuration: %s", err);
+	pgp_conf_free(conf);
+
+	snprintf(path, sizeof(path), "%s/none.conf", dir);
+	rc = load_path(path, &conf, err, sizeof(err));
+	snprintf(want, sizeof(want), "pgp-test: error: cannot read configuration file \"%s\": "
+		 "No such file or directory", path);
+	ok(rc == -1 && strcmp(err, want) == 0, "a missing named file: %s", err);
+	pgp_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -59,6 +237,12 @@ main(void)
 
 	pgp_log_init("pgp-test");
 	dir = make_tmpdir();
+	/* A FIFO or a device that hangs the loader fails the test, not CI. */
+	alarm(60);
+	test_check_conninfo();
+	test_secrets();
+	test_invalid_conninfo();
+	test_file_kinds();
 
 	rc = load_text("log = {\n  syslog = true;\n  syslog_facility = \"local3\"\n};\n", 0644, &conf, err, sizeof(err));
 	is_int(rc, 0, "valid file loads");
@@ -106,7 +290,8 @@ main(void)
 	rc = load_text("targets = {\n prod = { conninfo = \"host=db password=hunter2\"; };\n};\n",
 		       0644, &conf, err, sizeof(err));
 	is_int(rc, -1, "secret in a world-readable file refused");
-	ok(strstr(err, "readable by group or others") && !strstr(err, "hunter2"),
+	ok(starts(err, ":2: key \"targets.prod.conninfo\" holds a secret (password) but the file is"
+		  " readable by group or others (mode 0644)") && !strstr(err, "hunter2"),
 	   "message says why and does not print the secret: %s", err);
 	pgp_conf_free(conf);
 
