@@ -116,6 +116,5 @@ int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db
 
 /* Helpers shared by the modules (dump.c). */
 const char *pg_tool(const struct backup_ctx *ctx, const char *name, int server_version);
-int child_env_for(PGconn *conn, char *conninfo, size_t size, const char *dbname);
 
 #endif

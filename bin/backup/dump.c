@@ -21,10 +21,12 @@
 #include <openssl/evp.h>
 
 #include "archive.h"
+#include "childconn.h"
 #include "backup.h"
 #include "exitcodes.h"
 #include "json.h"
 #include "log.h"
+#include "spawn.h"
 #include "sql.h"
 #include "version.h"
 
@@ -61,37 +63,6 @@ pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 	return access(path, X_OK) == 0 ? path : name;
 }
 
-/*
- * A connection string for a child (pg_dump, pg_restore) equal to conn's,
- * for dbname, without the password: that goes through the child's
- * environment (PGPASSWORD), never its argv.  Returns 1 when the password
- * must be passed, 0 when not, -1 when it does not fit.
- */
-int
-child_env_for(PGconn *conn, char *conninfo, size_t size, const char *dbname)
-{
-	PQconninfoOption *opts = PQconninfo(conn);
-	int needs_password = 0;
-
-	conninfo[0] = '\0';
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val || !*o->val || !strcmp(o->keyword, "dbname"))
-			continue;
-		if (!strcmp(o->keyword, "password")) {
-			needs_password = 1;
-			continue;
-		}
-		if (pgp_conninfo_append(conninfo, size, o->keyword, o->val) < 0) {
-			PQconninfoFree(opts);
-			return -1;
-		}
-	}
-	PQconninfoFree(opts);
-	if (pgp_conninfo_append(conninfo, size, "dbname", dbname ? dbname : PQdb(conn)) < 0)
-		return -1;
-	return needs_password;
-}
-
 static int
 stream_flush(struct stream *s, int flush)
 {
@@ -125,117 +96,73 @@ stream_feed(struct stream *s, const void *data, size_t len)
 }
 
 /*
- * Run argv with stdout into a stream to the repository object name.
- * stderr is kept in a temporary file and shown when the command fails.
+ * Run argv with its stdout into a stream to the repository object name;
+ * the child connects through cc (a private service file), so no secret
+ * is in its argv or environment.  0, or -1 (logged).
  */
 static int
-stream_command(struct backup_ctx *ctx, char *const argv[], const char *password, const char *name,
+stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_childconn *cc, const char *name,
 	       struct object_info *info, struct archive_scan *scan)
 {
+	const char *env[] = {cc->env, NULL};
+	struct pgp_spawn_opts opts = {.out = PGP_SPAWN_PIPE, .env = env};
+	struct pgp_child *child;
 	struct stream s;
-	char errpath[] = "/tmp/pgp-backup.stderr.XXXXXX", buf[65536];
+	char buf[65536];
 	unsigned char digest[32];
-	int pipefd[2], errfd, status, rc = -1;
-	pid_t pid;
-	const char *what = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	ssize_t n;
 
 	memset(&s, 0, sizeof(s));
 	if (deflateInit2(&s.z, ctx->compress_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return pgp_fail("zlib: cannot start compression");
 	s.md = EVP_MD_CTX_new();
-	errfd = mkstemp(errpath);
-	if (!s.md || errfd < 0 || pipe(pipefd) != 0 || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL)) {
-		pgp_error("cannot set up %s: %s", what, strerror(errno));
-		goto cleanup_early;
+	if (!s.md || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) || !(s.w = repo_create(ctx->repo, name))) {
+		if (!s.md)
+			pgp_error("out of memory");
+		goto fail;
 	}
-	unlink(errpath);
-	/* A bigger pipe: fewer switches between pg_dump's writes and our reads. */
-	fcntl(pipefd[0], F_SETPIPE_SZ, 1 << 20);
-	s.w = repo_create(ctx->repo, name);
-	if (!s.w) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		goto cleanup_early;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-
-		dup2(in, 0);
-		dup2(pipefd[1], 1);
-		dup2(errfd, 2);
-		close(pipefd[0]);
-		if (password)
-			setenv("PGPASSWORD", password, 1);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	if (pid < 0) {
-		close(pipefd[0]);
-		pgp_error("cannot fork: %s", strerror(errno));
+	child = pgp_spawn_start(argv, &opts);
+	if (!child) {
 		repo_abort(s.w);
-		goto cleanup_early;
+		goto fail;
 	}
-	for (;;) {
-		ssize_t n = read(pipefd[0], buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
+	/* A bigger pipe: fewer switches between pg_dump's writes and our reads. */
+	fcntl(pgp_spawn_stdout(child), F_SETPIPE_SZ, 1 << 20);
+	while ((n = pgp_spawn_read(child, buf, sizeof(buf))) > 0) {
 		if (scan)
 			archive_scan_feed(scan, buf, (size_t) n);
 		if (!s.failed && stream_feed(&s, buf, (size_t) n) < 0) {
 			s.failed = 1;
 			/* Stop the producer: nothing it writes can be stored. */
-			kill(pid, SIGTERM);
+			pgp_spawn_stop(child);
 		}
 	}
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!s.failed && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-		char msg[1024] = "";
-		ssize_t n = pread(errfd, msg, sizeof(msg) - 1, 0);
-
-		if (n > 0) {
-			msg[n] = '\0';
-			msg[strcspn(msg, "\n")] = '\0';
-		}
-		if (WIFSIGNALED(status))
-			pgp_error("%s was killed by signal %d%s%s", what, WTERMSIG(status), *msg ? ": " : "", msg);
-		else
-			pgp_error("%s failed (exit %d)%s%s", what, WEXITSTATUS(status), *msg ? ": " : "", msg);
+	if (n < 0 && !s.failed) {
 		s.failed = 1;
+		pgp_spawn_stop(child);
 	}
+	if (pgp_spawn_finish(child) < 0)
+		s.failed = 1;
 	if (!s.failed && stream_flush(&s, Z_FINISH) < 0)
 		s.failed = 1;
 	if (s.failed) {
 		repo_abort(s.w);
-		goto cleanup;
+		goto fail;
 	}
 	if (repo_commit(s.w) < 0)
-		goto cleanup;
+		goto fail;
 	EVP_DigestFinal_ex(s.md, digest, NULL);
 	snprintf(info->name, sizeof(info->name), "%s", strrchr(name, '/') + 1);
 	info->size = s.stored;
 	info->raw_size = s.raw;
 	for (int i = 0; i < 32; i++)
 		snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
-	rc = 0;
-cleanup:
 	deflateEnd(&s.z);
 	EVP_MD_CTX_free(s.md);
-	close(errfd);
-	return rc;
-cleanup_early:
+	return 0;
+fail:
 	deflateEnd(&s.z);
 	EVP_MD_CTX_free(s.md);
-	if (errfd >= 0)
-		close(errfd);
 	return -1;
 }
 
@@ -391,13 +318,13 @@ remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
 static int
 take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t esize)
 {
-	char id[32], snapshot[128], conninfo[4096], name[256];
-	const char *password = NULL;
+	char id[32], snapshot[128], name[256];
+	struct pgp_childconn cc = {0};
 	struct object_info objs[2];
 	struct json_object *tables = NULL;
 	struct archive_scan *scan = archive_scan_new();
 	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL;
-	int version = PQserverVersion(conn), rc = -1, needs_pw;
+	int version = PQserverVersion(conn), rc = -1;
 	const char *rows_from = "sql";
 	time_t start, end;
 	PGresult *res;
@@ -419,24 +346,19 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		goto done;
 	snprintf(snapshot, sizeof(snapshot), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	needs_pw = child_env_for(conn, conninfo, sizeof(conninfo), NULL);
-	if (needs_pw < 0) {
-		pgp_error("connection string too long");
+	if (pgp_childconn_write(conn, NULL, &cc) < 0)
 		goto done;
-	}
-	if (needs_pw)
-		password = PQpass(conn);
 	pgp_info("backup %s of %s into %s%s%s", id, db, repo_url(ctx->repo), role ? " as role " : "",
 		 role ? role : "");
 	{
 		char snaparg[160], rolearg[200];
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dump", version), (char *) "-Fc", (char *) "-Z0",
-			snaparg, (char *) "-d", conninfo, role ? rolearg : NULL, NULL};
+			snaparg, (char *) "-d", cc.conninfo, role ? rolearg : NULL, NULL};
 
 		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
 		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
-		if (stream_command(ctx, argv, password, name, &objs[0], scan) < 0)
+		if (stream_command(ctx, argv, &cc, name, &objs[0], scan) < 0)
 			goto fail;
 	}
 	/* Rows as dumped, read from the archive; SQL in the same snapshot otherwise. */
@@ -447,11 +369,11 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 	pgp_conn_exec(conn, "COMMIT");
 	{
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dumpall", version), (char *) "--globals-only",
-			(char *) "--no-role-passwords", (char *) "-d", conninfo, (char *) "-l", (char *) db, NULL};
+			(char *) "--no-role-passwords", (char *) "-d", cc.conninfo, (char *) "-l", (char *) db, NULL};
 
 		/* pg_dumpall reads globals through the database pg_hba lets us into. */
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, GLOBALS_OBJECT);
-		if (stream_command(ctx, argv, password, name, &objs[1], NULL) < 0)
+		if (stream_command(ctx, argv, &cc, name, &objs[1], NULL) < 0)
 			goto fail;
 	}
 	end = time(NULL);
@@ -480,6 +402,7 @@ done:
 		snprintf(error, esize, "%s", *pgp_log_last_error() ? pgp_log_last_error() : "backup failed");
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		PQclear(PQexec(conn, "ROLLBACK"));
+	pgp_childconn_remove(&cc);
 	json_object_put(tables);
 	archive_scan_free(scan);
 	free(manifest);

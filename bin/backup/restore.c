@@ -29,8 +29,10 @@
 
 #include "archive.h"
 #include "backup.h"
+#include "childconn.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "spawn.h"
 #include "sql.h"
 
 /* Reads an object: hash and count it, optionally inflate into fd (and a scan). */
@@ -267,25 +269,26 @@ clear_sessions(PGconn *admin, const char *database, int terminate)
 	return PGP_EXIT_BUSY;
 }
 
-/* Start pg_restore into database reading from a pipe (file == NULL) or a file. */
-static pid_t
+/*
+ * Start pg_restore into database, reading the archive from file, or from
+ * its stdin when file is NULL; it connects through cc.  NULL (logged).
+ */
+static struct pgp_child *
 start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *database, const char *file, int clean,
-		 int *pipe_w)
+		 struct pgp_childconn *cc)
 {
-	char conninfo[4096], jobs[16];
+	const char *env[] = {cc->env, NULL};
+	struct pgp_spawn_opts opts = {.in = file ? PGP_SPAWN_NULL : PGP_SPAWN_PIPE, .env = env};
+	char jobs[16];
 	char *argv[16];
-	int n = 0, pfd[2] = {-1, -1}, needs_pw = child_env_for(admin, conninfo, sizeof(conninfo), database);
-	const char *password = needs_pw > 0 ? PQpass(admin) : NULL;
-	pid_t pid;
+	int n = 0;
 
-	if (needs_pw < 0 || (!file && pipe(pfd) != 0)) {
-		pgp_error("cannot set up pg_restore");
-		return -1;
-	}
+	if (pgp_childconn_write(admin, database, cc) < 0)
+		return NULL;
 	argv[n++] = (char *) pg_tool(ctx, "pg_restore", PQserverVersion(admin));
 	argv[n++] = (char *) "--exit-on-error";
 	argv[n++] = (char *) "-d";
-	argv[n++] = conninfo;
+	argv[n++] = cc->conninfo;
 	if (clean) {
 		argv[n++] = (char *) "--clean";
 		argv[n++] = (char *) "--if-exists";
@@ -299,43 +302,7 @@ start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *database, co
 	if (file)
 		argv[n++] = (char *) file;
 	argv[n] = NULL;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		if (!file) {
-			dup2(pfd[0], 0);
-			close(pfd[1]);
-		}
-		if (password)
-			setenv("PGPASSWORD", password, 1);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (!file)
-		close(pfd[0]);
-	if (pid < 0) {
-		if (!file)
-			close(pfd[1]);
-		pgp_error("cannot fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pipe_w)
-		*pipe_w = pfd[1];
-	return pid;
-}
-
-static int
-wait_ok(pid_t pid, const char *what)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	return pgp_fail("%s failed (%s %d)", what, WIFEXITED(status) ? "exit" : "signal",
-			WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return pgp_spawn_start(argv, &opts);
 }
 
 /* Download, check and decompress the dump into a file in tmp_dir (--jobs). */
@@ -377,26 +344,26 @@ restore_dump(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b,
 	     int clean, struct archive_scan *scan)
 {
 	const struct manifest_object *dump = manifest_find(&b->m, OBJECT_DUMP);
-	char file[1024];
-	int pipe_w = -1, rc;
-	pid_t pid;
+	struct pgp_childconn cc = {0};
+	struct pgp_child *child;
+	char file[1024] = "";
+	int rc = PGP_EXIT_OK;
 
-	if (ctx->jobs > 1) {
+	if (ctx->jobs > 1)
 		rc = download(ctx, b, scan, file, sizeof(file));
-		if (rc != 0)
-			return rc;
-		pid = start_pg_restore(ctx, admin, database, file, clean, NULL);
-		rc = pid < 0 || wait_ok(pid, "pg_restore") < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
-		unlink(file);
-		return rc;
-	}
-	pid = start_pg_restore(ctx, admin, database, NULL, clean, &pipe_w);
-	if (pid < 0)
-		return PGP_EXIT_FAILED;
-	rc = check_object(ctx, b, dump, pipe_w, scan);
-	close(pipe_w);
-	if (wait_ok(pid, "pg_restore") < 0 && rc == 0)
+	child = rc == 0 ? start_pg_restore(ctx, admin, database, *file ? file : NULL, clean, &cc) : NULL;
+	if (rc == 0 && !child)
 		rc = PGP_EXIT_FAILED;
+	if (child && !*file) {
+		rc = check_object(ctx, b, dump, pgp_spawn_stdin(child), scan);
+		if (rc != 0)
+			pgp_spawn_stop(child);
+	}
+	if (child && pgp_spawn_finish(child) < 0 && rc == 0)
+		rc = PGP_EXIT_FAILED;
+	if (*file)
+		unlink(file);
+	pgp_childconn_remove(&cc);
 	return rc;
 }
 
