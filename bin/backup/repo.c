@@ -132,8 +132,7 @@ int
 repo_probe(struct repo *r, const char *name)
 {
 	if (repo_put(r, name, "", 0) < 0 || repo_delete(r, name) < 0) {
-		pgp_error("the repository %s%s%s cannot be written", r->url, r->s3 ? " at " : "",
-			  r->s3 ? pgp_s3_endpoint(r->s3) : "");
+		pgp_detail("the repository %s cannot be written: nothing was dumped", r->url);
 		return -1;
 	}
 	return 0;

@@ -86,6 +86,46 @@ is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$id" "s
 run pb verify latest --database shop
 is "$RC" 0 "which is untouched"
 
+# An endpoint that refuses connections: one line naming it, before pg_dump runs.
+dead=http://127.0.0.1:$(free_port)
+run pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$dead" --state-dir "$state" backup -d service=shop-backup
+is "$RC" 3 "S3 refusing connections: exit 3"
+is "$(printf '%s\n' "$ERR" | grep -c 'error:')" 1 "one error line"
+like "$ERR" "error: S3 endpoint $dead: PUT" "naming the endpoint"
+unlike "$ERR" "pg_dump" "pg_dump never ran"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "state: recorded as failed"
+like "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_error"]')" "$dead" "state: with the endpoint"
+
+# A black hole (accepts, never answers): the run's deadline ends it.
+hole_port=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); held = []
+while True:
+    c, _ = s.accept(); held.append(c)' "$hole_port" &
+at_exit "kill $!"
+for i in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/"$hole_port") 2>/dev/null && break; sleep 0.1; done
+printf 'backup = { s3_part_size_mb = 5; s3_timeout = 3; };\n' >"$BDIR/hole.conf"
+hole() { pgp-backup -c "$BDIR/hole.conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "http://127.0.0.1:$hole_port" --state-dir "$state" "$@"; }
+run hole list --database shop
+is "$RC" 3 "list against a black hole: exit 3 once the deadline passes"
+like "$ERR" "no answer to GET .* within the run's deadline of 3 s \\(backup.s3_timeout\\)" "saying which deadline"
+run hole backup -d service=shop-backup
+is "$RC" 3 "backup against a black hole: exit 3"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "state: recorded as failed"
+
+# The front freezes after the first part: the deadline aborts the upload.
+printf 'backup = { s3_part_size_mb = 5; s3_timeout = 8; };\n' >"$BDIR/freeze.conf"
+( tail -n0 -F "$S3_DIR/proxy.log" 2>/dev/null | grep -q -m1 'partNumber=1' && kill -STOP "$(pgrep -f "s3-strict-proxy.py $port ")" ) &
+watcher=$!
+run pgp-backup -c "$BDIR/freeze.conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "$S3_ENDPOINT" --state-dir "$state" backup -d service=shop-backup
+kill $watcher 2>/dev/null
+pkill -CONT -f "s3-strict-proxy.py $port "
+is "$RC" 3 "S3 frozen mid-upload: exit 3"
+like "$ERR" "deadline of 8 s" "the deadline ended it"
+run pb list --format json --database shop
+is "$(json_get "$OUT" 'len(d["backups"])')" 1 "nothing half-uploaded is listed"
+
 # A byte flipped in an object s3rver stores.
 obj=$(find "$S3_DATA" -path "*$id*" -name 'globals.sql.gz._S3rver_object' | head -1)
 ok "found the stored object" -- test -f "$obj"

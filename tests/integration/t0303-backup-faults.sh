@@ -236,7 +236,8 @@ is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$good" 
 echo x >"$BDIR/notadir"
 run pgp-backup -c /dev/null --repo "$BDIR/notadir/repo" --state-dir "$state" backup -d service=shop-backup
 is "$RC" 5 "a repository that cannot be written: exit 5"
-like "$ERR" "the repository $BDIR/notadir/repo cannot be written" "one line naming it"
+like "$ERR" "the repository $BDIR/notadir/repo cannot be written" "naming it"
+is "$(printf '%s\n' "$ERR" | grep -c 'error:')" 1 "in one error line"
 unlike "$ERR" "pg_dump" "before pg_dump ran"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "and recorded"
 
