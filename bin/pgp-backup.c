@@ -233,8 +233,15 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	else if (!ctx->database && ctx->have_spec && (!strcmp(o->subcommand, "list") ||
 						      !strcmp(o->subcommand, "prune"))) {
 		static char dbname[128];
-		PQconninfoOption *opts = PQconninfoParse(ctx->spec.conninfo, NULL);
+		const char *ci = ctx->spec.conninfo;
+		/* libpq's rule: a string without "=" that is not a URI is a database name. */
+		int bare = !strchr(ci, '=') && strncmp(ci, "postgresql://", 13) && strncmp(ci, "postgres://", 11);
+		PQconninfoOption *opts = bare ? NULL : PQconninfoParse(ci, NULL);
 
+		if (bare && *ci) {
+			snprintf(dbname, sizeof(dbname), "%s", ci);
+			ctx->database = dbname;
+		}
 		for (PQconninfoOption *p = opts; p && p->keyword; p++)
 			if (!strcmp(p->keyword, "dbname") && p->val && *p->val) {
 				snprintf(dbname, sizeof(dbname), "%s", p->val);
