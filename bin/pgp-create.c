@@ -17,6 +17,7 @@
 
 #include "create/create.h"
 #include "exitcodes.h"
+#include "lock.h"
 #include "log.h"
 #include "setup.h"
 
@@ -320,13 +321,18 @@ server_endpoints(struct create_ctx *ctx, PGconn *admin)
 			    "the server; give the provider's CA for verify-full");
 	if (ctx->pooler && !ctx->out_dir)
 		return pgp_fail("--pooler in server mode needs --out DIR for pgbouncer.ini");
-	if (ctx->out_dir && create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->out_dir) < 0)
+	/* PgBouncer runs here, not on the server: it gets its own local CA. */
+	if (ctx->out_dir &&
+	    (create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->out_dir) < 0 ||
+	     create_path(ctx->pooler_tls_dir, sizeof(ctx->pooler_tls_dir), "%s/tls", ctx->pooler_dir) < 0 ||
+	     create_path(ctx->pooler_ca_file, sizeof(ctx->pooler_ca_file), "%s/ca.crt", ctx->pooler_tls_dir) < 0))
 		return -1;
 	return 0;
 }
 
+/* Make or reach the server, provision, witness, report. */
 static int
-run(struct opts *o, const struct pgp_conf *conf)
+create(struct opts *o, const struct pgp_conf *conf)
 {
 	struct create_ctx *ctx = &o->ctx;
 	struct pgp_connspec spec;
@@ -334,25 +340,7 @@ run(struct opts *o, const struct pgp_conf *conf)
 	PGconn *admin = NULL;
 	int rc = PGP_EXIT_FAILED;
 
-	ctx->common = &o->common;
-	ctx->conf = conf;
-	ctx->database = o->common.database;
 	ctx->admin_spec = &spec;
-	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "postgres");
-	if (ctx->os_user && geteuid() != 0)
-		pgp_usage_error(&o->common, "--os-user needs root");
-	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
-		return PGP_EXIT_USAGE;
-	if (o->status)
-		return cluster_status(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_UNREACHABLE;
-	if (o->stop)
-		return cluster_stop(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
-	if (apply_config(o, conf) < 0)
-		return PGP_EXIT_USAGE;
-	derive_roles(o);
-	if (!ctx->pooler_port)
-		ctx->pooler_port = 6432;
-
 	if (ctx->local_dir) {
 		if (cluster_prepare(ctx) < 0)
 			return PGP_EXIT_FAILED;
@@ -380,6 +368,41 @@ done:
 	pgp_conn_close(admin);
 	for (int k = 0; k < ROLE_COUNT; k++)
 		explicit_bzero(ctx->roles[k].password, sizeof(ctx->roles[k].password));
+	return rc;
+}
+
+static int
+run(struct opts *o, const struct pgp_conf *conf)
+{
+	struct create_ctx *ctx = &o->ctx;
+	int rc;
+
+	ctx->common = &o->common;
+	ctx->conf = conf;
+	ctx->database = o->common.database;
+	ctx->lock_fd = -1;
+	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "postgres");
+	if (ctx->os_user && geteuid() != 0)
+		pgp_usage_error(&o->common, "--os-user needs root");
+	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
+		return PGP_EXIT_USAGE;
+	if (o->status)
+		return cluster_status(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_UNREACHABLE;
+	if (!o->stop) {
+		if (apply_config(o, conf) < 0)
+			return PGP_EXIT_USAGE;
+		derive_roles(o);
+		if (!ctx->pooler_port)
+			ctx->pooler_port = 6432;
+	}
+	/* One run at a time in DIR: a second one says who is working there. */
+	if (ctx->local_dir && (rc = cluster_lock(ctx)) != PGP_EXIT_OK)
+		return rc;
+	if (o->stop)
+		rc = cluster_stop(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
+	else
+		rc = create(o, conf);
+	pgp_lock_release(ctx->lock_fd);
 	return rc;
 }
 

@@ -7,8 +7,20 @@
  *
  * Every file pgp-create writes here is regenerated on each run and
  * compared with what is there: a run that changes nothing reports it.
+ *
+ * A run may die at any step (SIGKILL, a reboot), and the next one must
+ * finish the job.  So the data directory is initdb's whole work or absent:
+ * initdb runs in data.pgp-initdb.PID, renamed into place when done (an
+ * initdb that outlived its pgp-create has a directory of its own, which
+ * the next run removes, and renames nothing).  A change that needs a
+ * restart or reload is recorded in DIR/.pgp-create.pending before it is
+ * written, and forgotten once applied.  One run at a time works in DIR
+ * (DIR/.pgp-create.lock).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -22,10 +34,19 @@
 
 #include "atomicfile.h"
 #include "create.h"
+#include "exitcodes.h"
+#include "lock.h"
 #include "log.h"
 #include "spawn.h"
 
 #define SOCKET_PATH_MAX 107	/* sun_path, less the terminating NUL */
+#define INITDB_TMP "data.pgp-initdb."	/* and our pid: initdb's work until done */
+#define LOCK_FILE ".pgp-create.lock"
+#define PENDING_FILE ".pgp-create.pending"
+
+/* What a written configuration change needs before the server uses it. */
+enum apply { APPLY_NONE, APPLY_RELOAD, APPLY_RESTART };
+static const char *const apply_names[] = {"none", "reload", "restart"};
 
 const char *
 cluster_bindir(void)
@@ -77,10 +98,62 @@ cluster_run(struct create_ctx *ctx, char *const argv[])
 	return pgp_spawn(argv, ctx->os_user, log);
 }
 
-/* Replace a file when its content differs; *changed set when it did. */
+/* The durable note of what the server still needs; 0, or -1 (logged). */
+static int
+pending_note(struct create_ctx *ctx, enum apply need)
+{
+	char path[600], text[16];
+
+	if ((int) need <= ctx->pending)
+		return 0;
+	if (create_path(path, sizeof(path), "%s/%s", ctx->local_dir, PENDING_FILE) < 0)
+		return -1;
+	snprintf(text, sizeof(text), "%s\n", apply_names[need]);
+	if (pgp_atomic_write(path, text, strlen(text), 0644) < 0)
+		return -1;
+	ctx->pending = need;
+	return 0;
+}
+
+/* What an interrupted run wrote but did not apply. */
+static int
+pending_read(struct create_ctx *ctx)
+{
+	char path[600], *text;
+
+	ctx->pending = APPLY_NONE;
+	if (create_path(path, sizeof(path), "%s/%s", ctx->local_dir, PENDING_FILE) < 0)
+		return -1;
+	if (access(path, F_OK) != 0)
+		return 0;
+	if (pgp_read_file(path, &text, NULL) < 0)
+		return -1;
+	/* Unreadable content errs on the safe side: a restart. */
+	ctx->pending = strncmp(text, "reload", 6) == 0 ? APPLY_RELOAD : APPLY_RESTART;
+	free(text);
+	return 0;
+}
+
+static int
+pending_clear(struct create_ctx *ctx)
+{
+	char path[600];
+
+	if (create_path(path, sizeof(path), "%s/%s", ctx->local_dir, PENDING_FILE) < 0)
+		return -1;
+	if (unlink(path) != 0 && errno != ENOENT)
+		return pgp_fail("cannot remove \"%s\": %s", path, strerror(errno));
+	ctx->pending = APPLY_NONE;
+	return 0;
+}
+
+/*
+ * Replace a file when its content differs; *changed set when it did.
+ * need says what the server must do to see it, recorded before writing.
+ */
 static int
 write_if_changed(struct create_ctx *ctx, const char *path, const char *text, mode_t mode,
-		 int *changed)
+		 enum apply need, int *changed)
 {
 	char *old = NULL;
 	size_t len;
@@ -102,7 +175,7 @@ write_if_changed(struct create_ctx *ctx, const char *path, const char *text, mod
 		*changed = 1;
 		return 0;
 	}
-	if (pgp_atomic_write(path, text, strlen(text), mode) < 0)
+	if (pending_note(ctx, need) < 0 || pgp_atomic_write(path, text, strlen(text), mode) < 0)
 		return -1;
 	if (ctx->os_user && (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0))
 		return pgp_fail("cannot give \"%s\" to %s", path, ctx->os_user);
@@ -320,10 +393,10 @@ pg_ctl(struct create_ctx *ctx, const char *action, const char *data, const char 
 }
 
 static int
-initdb(struct create_ctx *ctx, const char *data)
+initdb(struct create_ctx *ctx, const char *dir)
 {
 	char bin[600];
-	char *argv[] = {bin, (char *) "-D", (char *) data, (char *) "-U", ctx->admin_role,
+	char *argv[] = {bin, (char *) "-D", (char *) dir, (char *) "-U", ctx->admin_role,
 		(char *) "--data-checksums", (char *) "-E", (char *) "UTF8",
 		(char *) "--locale=C.UTF-8", (char *) "--auth-local=peer",
 		(char *) "--auth-host=scram-sha-256", NULL};
@@ -333,13 +406,13 @@ initdb(struct create_ctx *ctx, const char *data)
 	if (access(bin, X_OK) != 0)
 		return pgp_fail("cannot find initdb at %s (install postgresql-15, or set PG_BINDIR)", bin);
 	if (ctx->dry_run) {
-		printf("-- would run initdb in %s\n", data);
+		printf("-- would run initdb in %s\n", dir);
 		return 0;
 	}
-	pgp_info("initdb %s (data checksums, UTF-8, scram-sha-256)", data);
+	pgp_info("initdb %s (data checksums, UTF-8, scram-sha-256)", dir);
 	rc = cluster_run(ctx, argv);
 	if (rc != 0) {
-		pgp_error("initdb failed (exit %d) in %s", rc, data);
+		pgp_error("initdb failed (exit %d) in %s", rc, dir);
 		pgp_hint("see %s/log/pgp-create.log; the OS user %s must be able to reach %s",
 			 ctx->local_dir, ctx->os_user ? ctx->os_user : "running pgp-create", ctx->local_dir);
 		return -1;
@@ -348,14 +421,132 @@ initdb(struct create_ctx *ctx, const char *data)
 	return 0;
 }
 
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return pgp_fail("cannot open \"%s\": %s", path, strerror(errno));
+	rc = fsync(fd);
+	if (close(fd) != 0 || rc != 0)
+		return pgp_fail("cannot sync \"%s\": %s", path, strerror(errno));
+	return 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void) st;
+	(void) type;
+	(void) ftw;
+	return remove(path);
+}
+
+/* A temporary directory of a killed run; links in it are not followed. */
+static int
+remove_leftover(struct create_ctx *ctx, const char *tmp)
+{
+	if (ctx->dry_run) {
+		printf("-- would remove %s, left by an interrupted run\n", tmp);
+		return 0;
+	}
+	pgp_info("removing %s, left by an interrupted run", tmp);
+	if (nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return pgp_fail("cannot remove \"%s\": %s", tmp, strerror(errno));
+	return 0;
+}
+
+/* Is name one pgp-create chose for initdb: INITDB_TMP and digits? */
+static int
+is_initdb_tmp(const char *name)
+{
+	size_t n = strlen(INITDB_TMP);
+
+	if (strncmp(name, INITDB_TMP, n) != 0 || !name[n])
+		return 0;
+	return strspn(name + n, "0123456789") == strlen(name + n);
+}
+
+/* Every temporary initdb directory in DIR: with the lock held, all are leftovers. */
+static int
+remove_leftovers(struct create_ctx *ctx)
+{
+	char path[600];
+	struct dirent *e;
+	DIR *d = opendir(ctx->local_dir);
+	int rc = 0;
+
+	if (!d)
+		return pgp_fail("cannot open \"%s\": %s", ctx->local_dir, strerror(errno));
+	while (rc == 0 && (e = readdir(d))) {
+		if (!is_initdb_tmp(e->d_name))
+			continue;
+		rc = create_path(path, sizeof(path), "%s/%s", ctx->local_dir, e->d_name);
+		if (rc == 0)
+			rc = remove_leftover(ctx, path);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * 1: initdb's whole work is in data; 0: nothing yet (absent or empty);
+ * -1: something else, logged, which pgp-create never deletes.
+ */
+static int
+data_state(const char *data)
+{
+	char pgv[600], control[600];
+	struct dirent *e;
+	DIR *d;
+	int empty = 1;
+
+	if (create_path(pgv, sizeof(pgv), "%s/PG_VERSION", data) < 0 ||
+	    create_path(control, sizeof(control), "%s/global/pg_control", data) < 0)
+		return -1;
+	if (access(pgv, F_OK) == 0 && access(control, F_OK) == 0)
+		return 1;
+	d = opendir(data);
+	if (!d)
+		return errno == ENOENT ? 0 : pgp_fail("cannot open \"%s\": %s", data, strerror(errno));
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	if (empty)
+		return 0;
+	pgp_error("\"%s\" is not a complete data directory (no PG_VERSION or global/pg_control)", data);
+	pgp_hint("an older pgp-create killed inside initdb leaves one; pgp-create never deletes it: "
+		 "if it holds nothing you need, remove it and run again");
+	return -1;
+}
+
+/* initdb into a temporary directory renamed into place: data is whole or absent. */
+static int
+make_data(struct create_ctx *ctx, const char *data)
+{
+	char tmp[600];
+
+	if (create_path(tmp, sizeof(tmp), "%s/%s%ld", ctx->local_dir, INITDB_TMP, (long) getpid()) < 0)
+		return -1;
+	if (ctx->dry_run)
+		return initdb(ctx, data);
+	if (make_dir(ctx, tmp, 0700) < 0 || initdb(ctx, tmp) < 0)
+		return -1;
+	/* initdb synced its files; the rename is durable once DIR is synced. */
+	if (rename(tmp, data) != 0)
+		return pgp_fail("cannot rename \"%s\" to \"%s\": %s", tmp, data, strerror(errno));
+	return fsync_dir(ctx->local_dir);
+}
+
 /* postgresql.conf includes our file and conf.d, once. */
 static int
-ensure_includes(struct create_ctx *ctx, const char *data)
+ensure_includes(struct create_ctx *ctx, const char *data, int *changed)
 {
 	char path[600], *text, *joined;
 	static const char add[] = "\n# Added by pgp-create\ninclude_if_exists = 'pgp-create.conf'\n"
 		"include_dir = 'conf.d'\n";
-	int changed = 0, rc;
+	int rc;
 
 	if (create_path(path, sizeof(path), "%s/postgresql.conf", data) < 0 ||
 	    pgp_read_file(path, &text, NULL) < 0)
@@ -371,7 +562,7 @@ ensure_includes(struct create_ctx *ctx, const char *data)
 	}
 	strcpy(joined, text);
 	strcat(joined, add);
-	rc = write_if_changed(ctx, path, joined, 0600, &changed);
+	rc = write_if_changed(ctx, path, joined, 0600, APPLY_RESTART, changed);
 	free(text);
 	free(joined);
 	return rc;
@@ -401,7 +592,9 @@ setup_paths(struct create_ctx *ctx)
 	ctx->local_dir = ctx->local_dir_abs;
 	if (create_path(ctx->socket_dir, sizeof(ctx->socket_dir), "%s/run", ctx->local_dir) < 0 ||
 	    create_path(ctx->ca_file, sizeof(ctx->ca_file), "%s/tls/ca.crt", ctx->local_dir) < 0 ||
-	    create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->local_dir) < 0)
+	    create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->local_dir) < 0 ||
+	    create_path(ctx->pooler_tls_dir, sizeof(ctx->pooler_tls_dir), "%s/tls", ctx->local_dir) < 0 ||
+	    create_path(ctx->pooler_ca_file, sizeof(ctx->pooler_ca_file), "%s", ctx->ca_file) < 0)
 		return -1;
 	/* The socket is run/.s.PGSQL.PORT: its path must fit in sun_path. */
 	if (strlen(ctx->socket_dir) + strlen("/.s.PGSQL.65535") > SOCKET_PATH_MAX)
@@ -411,38 +604,68 @@ setup_paths(struct create_ctx *ctx)
 	return 0;
 }
 
+/*
+ * One run at a time in DIR.  A flock goes with its process, so a killed
+ * run never leaves it behind.
+ * PGP_EXIT_OK with ctx->lock_fd set, PGP_EXIT_BUSY or PGP_EXIT_FAILED.
+ */
 int
-cluster_prepare(struct create_ctx *ctx)
+cluster_lock(struct create_ctx *ctx)
 {
-	char data[600], path[600], log[600], pgv[600];
-	char *text;
-	int conf_changed = 0, hba_changed = 0, tls_changed = 0;
+	char path[600];
+	pid_t holder = 0;
 
-	if (setup_paths(ctx) < 0)
-		return -1;
-	if (create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0 ||
-	    create_path(log, sizeof(log), "%s/log/postgresql.log", ctx->local_dir) < 0 ||
-	    create_path(pgv, sizeof(pgv), "%s/PG_VERSION", data) < 0)
-		return -1;
-	if (!ctx->dry_run) {
-		char logdir[600];
+	if (setup_paths(ctx) < 0 || create_path(path, sizeof(path), "%s/%s", ctx->local_dir, LOCK_FILE) < 0)
+		return PGP_EXIT_FAILED;
+	switch (pgp_lock_try(path, &ctx->lock_fd, &holder)) {
+	case PGP_LOCK_TAKEN:
+		return PGP_EXIT_OK;
+	case PGP_LOCK_BUSY:
+		pgp_error("busy: another pgp-create is working in %s (pid %ld)", ctx->local_dir, (long) holder);
+		return PGP_EXIT_BUSY;
+	default:
+		return PGP_EXIT_FAILED;
+	}
+}
 
-		snprintf(logdir, sizeof(logdir), "%s/log", ctx->local_dir);
-		if (make_dir(ctx, logdir, 0755) < 0 || make_dir(ctx, ctx->socket_dir, 0755) < 0)
-			return -1;
-		snprintf(path, sizeof(path), "%s/tls", ctx->local_dir);
-		if (tls_ensure(path, ctx->os_user, &tls_changed) < 0)
-			return -1;
-	}
-	ctx->changed |= tls_changed;
-	if (access(pgv, F_OK) != 0) {
-		if (!ctx->dry_run && make_dir(ctx, data, 0700) < 0)
-			return -1;
-		if (initdb(ctx, data) < 0)
-			return -1;
-		if (ctx->dry_run)
-			return 0;
-	}
+/* log/, run/ and tls/; a TLS change reaches a running server by a restart. */
+static int
+make_dirs(struct create_ctx *ctx, int *tls_changed)
+{
+	char path[600];
+
+	if (create_path(path, sizeof(path), "%s/log", ctx->local_dir) < 0 ||
+	    make_dir(ctx, path, 0755) < 0 || make_dir(ctx, ctx->socket_dir, 0755) < 0 ||
+	    create_path(path, sizeof(path), "%s/tls", ctx->local_dir) < 0)
+		return -1;
+	if (!tls_complete(path, ctx->os_user) && pending_note(ctx, APPLY_RESTART) < 0)
+		return -1;
+	return tls_ensure(path, ctx->os_user, tls_changed);
+}
+
+/* A generated file the server rereads on reload; text is ours to free. */
+static int
+write_generated(struct create_ctx *ctx, const char *data, const char *name, char *text, int *changed)
+{
+	char path[600];
+	int rc;
+
+	if (!text)
+		return pgp_fail("out of memory");
+	rc = create_path(path, sizeof(path), "%s/%s", data, name);
+	if (rc == 0)
+		rc = write_if_changed(ctx, path, text, 0600, APPLY_RELOAD, changed);
+	free(text);
+	return rc;
+}
+
+/* pgp-create.conf, the include lines, conf.d, pg_hba and pg_ident. */
+static int
+write_configs(struct create_ctx *ctx, const char *data, int *conf_changed, int *hba_changed)
+{
+	char path[600], *text;
+	int rc;
+
 	if (create_path(path, sizeof(path), "%s/pgp-create.conf", data) < 0 || choose_port(ctx, path) < 0)
 		return -1;
 	if (!ctx->listen) {
@@ -451,46 +674,90 @@ cluster_prepare(struct create_ctx *ctx)
 			if (!is_loopback_cidr(ctx->allow[i]))
 				ctx->listen = "*";
 	}
-
 	if (!(text = server_conf(ctx)))
 		return pgp_fail("out of memory");
-	if (write_if_changed(ctx, path, text, 0600, &conf_changed) < 0 || ensure_includes(ctx, data) < 0) {
-		free(text);
-		return -1;
-	}
+	rc = write_if_changed(ctx, path, text, 0600, APPLY_RESTART, conf_changed);
 	free(text);
-	snprintf(path, sizeof(path), "%s/conf.d", data);
+	if (rc < 0 || ensure_includes(ctx, data, conf_changed) < 0 ||
+	    create_path(path, sizeof(path), "%s/conf.d", data) < 0)
+		return -1;
 	if (!ctx->dry_run && make_dir(ctx, path, 0700) < 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/pg_hba.conf", data);
-	if (!(text = hba_conf(ctx)) || write_if_changed(ctx, path, text, 0600, &hba_changed) < 0) {
-		free(text);
+	if (write_generated(ctx, data, "pg_hba.conf", hba_conf(ctx), hba_changed) < 0 ||
+	    write_generated(ctx, data, "pg_ident.conf", ident_conf(ctx), hba_changed) < 0)
 		return -1;
-	}
-	free(text);
-	snprintf(path, sizeof(path), "%s/pg_ident.conf", data);
-	if (!(text = ident_conf(ctx)) || write_if_changed(ctx, path, text, 0600, &hba_changed) < 0) {
-		free(text);
+	return 0;
+}
+
+/* A server a killed run started may still be starting up: wait as pg_ctl -w does. */
+static void
+wait_ready(const struct create_ctx *ctx)
+{
+	char conninfo[1024] = "";
+
+	if (pgp_conninfo_append(conninfo, sizeof(conninfo), "host", ctx->socket_dir) < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "port", ctx->tcp_port) < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "dbname", "postgres") < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "connect_timeout", "5") < 0)
+		return;
+	/* The admin connection that follows says what is wrong, if anything. */
+	for (int i = 0; i < 600 && PQping(conninfo) == PQPING_REJECT; i++)
+		usleep(100000);
+}
+
+/* Start the server, or have it see what this run or an interrupted one wrote. */
+static int
+apply_changes(struct create_ctx *ctx, const char *data, int restart, int reload)
+{
+	char log[600];
+	int rc = 0;
+
+	if (create_path(log, sizeof(log), "%s/log/postgresql.log", ctx->local_dir) < 0)
 		return -1;
+	if (!is_running(ctx, data)) {
+		pgp_info("starting PostgreSQL on port %s (log %s)", ctx->tcp_port, log);
+		rc = pg_ctl(ctx, "start", data, log);
+	} else if (restart || ctx->pending == APPLY_RESTART) {
+		/* Ports, TLS files and preload libraries need a restart; hba a reload. */
+		pgp_info("restarting the local cluster: %s", restart ? "its configuration changed"
+			 : "an interrupted run changed its configuration");
+		rc = pg_ctl(ctx, "restart", data, log);
+	} else if (reload || ctx->pending == APPLY_RELOAD)
+		rc = pg_ctl(ctx, "reload", data, log);
+	else {
+		wait_ready(ctx);
+		return 0;
 	}
-	free(text);
+	ctx->changed = 1;
+	return rc < 0 ? -1 : pending_clear(ctx);
+}
+
+int
+cluster_prepare(struct create_ctx *ctx)
+{
+	char data[600];
+	int state, conf_changed = 0, hba_changed = 0, tls_changed = 0;
+
+	if (setup_paths(ctx) < 0 || pending_read(ctx) < 0 ||
+	    create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
+		return -1;
+	if (!ctx->dry_run && make_dirs(ctx, &tls_changed) < 0)
+		return -1;
+	ctx->changed |= tls_changed;
+	if (remove_leftovers(ctx) < 0 || (state = data_state(data)) < 0)
+		return -1;
+	if (state == 0) {
+		if (make_data(ctx, data) < 0)
+			return -1;
+		if (ctx->dry_run)
+			return 0;
+	}
+	if (write_configs(ctx, data, &conf_changed, &hba_changed) < 0)
+		return -1;
 	ctx->changed |= conf_changed | hba_changed;
 	if (ctx->dry_run)
 		return 0;
-
-	if (!is_running(ctx, data)) {
-		pgp_info("starting PostgreSQL on port %s (log %s)", ctx->tcp_port, log);
-		ctx->changed = 1;
-		return pg_ctl(ctx, "start", data, log);
-	}
-	/* Ports, TLS files and preload libraries need a restart; hba a reload. */
-	if (conf_changed || tls_changed) {
-		pgp_info("restarting the local cluster: its configuration changed");
-		return pg_ctl(ctx, "restart", data, log);
-	}
-	if (hba_changed)
-		return pg_ctl(ctx, "reload", data, log);
-	return 0;
+	return apply_changes(ctx, data, conf_changed || tls_changed, hba_changed);
 }
 
 int

@@ -84,9 +84,15 @@ struct create_ctx {
 	int uses_rls;
 	char witness_tls[32];		/* TLS version the witness saw */
 	char witness_via[32];		/* "direct" or "pgbouncer" */
+	char pooler_tls_dir[512];	/* PgBouncer's certificate for clients */
+	char pooler_ca_file[512];	/* sslrootcert of the pooled service */
+	int lock_fd;			/* local mode: DIR's lock, or -1 */
+	int pending;			/* cluster.c: what the server still needs */
 };
 
 /* cluster.c: the local cluster (--local DIR) */
+/* Take DIR's lock: PGP_EXIT_OK (ctx->lock_fd set), PGP_EXIT_BUSY or PGP_EXIT_FAILED. */
+int cluster_lock(struct create_ctx *ctx);
 int cluster_prepare(struct create_ctx *ctx);
 int cluster_status(struct create_ctx *ctx);
 int cluster_stop(struct create_ctx *ctx);
@@ -96,6 +102,8 @@ const char *cluster_bindir(void);
 
 /* tls.c: a local CA and a server certificate for 127.0.0.1, localhost, host name */
 int tls_ensure(const char *dir, const char *os_user, int *changed);
+/* Are the CA certificate and the server's pair there, the key os_user's? */
+int tls_complete(const char *dir, const char *os_user);
 
 /* secrets.c: passwords and the credential files */
 int secrets_load(struct create_ctx *ctx);

@@ -4,6 +4,10 @@
  * application role is looked up with auth_query through a SECURITY
  * DEFINER function that returns the role's SCRAM verifier, so PgBouncer
  * can pass the client's SCRAM proof on to the server.
+ *
+ * Local mode starts PgBouncer; server mode only writes its files (in
+ * --out DIR/pgbouncer, with a local CA for its clients): starting a
+ * pooler, maybe on another host, is the operator's part.
  */
 #include <errno.h>
 #include <signal.h>
@@ -86,14 +90,18 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 		"pool_mode = transaction\ndefault_pool_size = %d\nreserve_pool_size = %d\n"
 		"max_db_connections = %d\nmax_client_conn = %d\n"
 		"ignore_startup_parameters = extra_float_digits\n"
-		"server_tls_sslmode = verify-full\nserver_tls_ca_file = %s\n"
-		"client_tls_sslmode = require\nclient_tls_cert_file = %s/tls/server.crt\n"
-		"client_tls_key_file = %s/tls/server.key\n"
+		"client_tls_sslmode = require\nclient_tls_cert_file = %s/server.crt\n"
+		"client_tls_key_file = %s/server.key\n"
 		"logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
 		ctx->database, max_connections, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
 		ctx->pooler_port, ctx->pooler_dir, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_POOLER].name,
 		sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections, sz.max_client_conn,
-		ctx->ca_file, ctx->local_dir, ctx->local_dir, ctx->pooler_dir, ctx->pooler_dir);
+		ctx->pooler_tls_dir, ctx->pooler_tls_dir, ctx->pooler_dir, ctx->pooler_dir);
+	/* Without the provider's CA (server mode, no --sslrootcert) TLS cannot verify. */
+	if (*ctx->ca_file)
+		fprintf(f, "server_tls_sslmode = verify-full\nserver_tls_ca_file = %s\n", ctx->ca_file);
+	else
+		fprintf(f, "server_tls_sslmode = require\n");
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -188,6 +196,9 @@ pooler_setup(struct create_ctx *ctx, PGconn *db)
 		if (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(ctx->pooler_dir, uid, gid) != 0)
 			return pgp_fail("cannot give \"%s\" to %s", ctx->pooler_dir, ctx->os_user);
 	}
+	/* Server mode: PgBouncer runs on this host, with a local CA of its own. */
+	if (!ctx->local_dir && tls_ensure(ctx->pooler_tls_dir, ctx->os_user, &changed) < 0)
+		return -1;
 	/* The auth user's password alone; quotes in it would be doubled. */
 	snprintf(auth, sizeof(auth), "\"%s\" \"%s\"\n", ctx->roles[ROLE_POOLER].name,
 		 ctx->roles[ROLE_POOLER].password);

@@ -31,9 +31,10 @@ uri_escape(char *out, size_t size, const char *s)
 static void
 role_uri(const struct create_ctx *ctx, int kind, int pooled, char *out, size_t size)
 {
+	const char *ca_file = pooled ? ctx->pooler_ca_file : ctx->ca_file;
 	char ca[1024], sock[1024], port[16];
 
-	uri_escape(ca, sizeof(ca), ctx->ca_file);
+	uri_escape(ca, sizeof(ca), ca_file);
 	if (kind < 0 && ctx->local_dir) {
 		uri_escape(sock, sizeof(sock), ctx->socket_dir);
 		snprintf(out, size, "postgresql://%s@/%s?host=%s&port=%s", ctx->admin_role, ctx->database,
@@ -43,8 +44,25 @@ role_uri(const struct create_ctx *ctx, int kind, int pooled, char *out, size_t s
 	snprintf(port, sizeof(port), "%d", ctx->pooler_port);
 	snprintf(out, size, "postgresql://%s@%s:%s/%s?sslmode=%s%s%s",
 		 kind < 0 ? ctx->admin_role : ctx->roles[kind].name, pooled ? "127.0.0.1" : ctx->host,
-		 pooled ? port : ctx->tcp_port, ctx->database, *ctx->ca_file ? "verify-full" : "require",
-		 *ctx->ca_file ? "&sslrootcert=" : "", *ctx->ca_file ? ca : "");
+		 pooled ? port : ctx->tcp_port, ctx->database, *ca_file ? "verify-full" : "require",
+		 *ca_file ? "&sslrootcert=" : "", *ca_file ? ca : "");
+}
+
+/* Does a server answer on PgBouncer's port?  Server mode does not start one. */
+static int
+pooler_answers(const struct create_ctx *ctx)
+{
+	char conninfo[512] = "", port[16];
+	PGPing ping;
+
+	snprintf(port, sizeof(port), "%d", ctx->pooler_port);
+	if (pgp_conninfo_append(conninfo, sizeof(conninfo), "host", "127.0.0.1") < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "port", port) < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "dbname", ctx->database) < 0 ||
+	    pgp_conninfo_append(conninfo, sizeof(conninfo), "connect_timeout", "5") < 0)
+		return 0;
+	ping = PQping(conninfo);
+	return ping == PQPING_OK || ping == PQPING_REJECT;
 }
 
 int
@@ -55,16 +73,23 @@ report_witness(struct create_ctx *ctx)
 	const char *tls;
 	PGconn *conn;
 	PGresult *res;
+	int pooled = ctx->pooler;
 
 	if (ctx->dry_run)
 		return 0;
-	snprintf(service, sizeof(service), "service=%s-%s", ctx->database, ctx->pooler ? "app-pooler" : "app");
+	/* Starting a pooler, maybe on another host, is not a server-mode run's job. */
+	if (pooled && !ctx->local_dir && !pooler_answers(ctx)) {
+		pgp_warning("PgBouncer does not answer on 127.0.0.1:%d: the pooled witness was skipped, "
+			    "the witness connects directly", ctx->pooler_port);
+		pooled = 0;
+	}
+	snprintf(service, sizeof(service), "service=%s-%s", ctx->database, pooled ? "app-pooler" : "app");
 	memset(&spec, 0, sizeof(spec));
 	spec.conninfo = service;
 	spec.service_file = ctx->service_file;
 	spec.passfile = ctx->passfile;
 	spec.connect_timeout = 10;
-	spec.pooled = ctx->pooler;
+	spec.pooled = pooled;
 	conn = pgp_conn_open(&spec, NULL);
 	if (!conn)
 		return pgp_fail("the witness could not connect as %s through %s", ctx->roles[ROLE_APP].name,
@@ -72,7 +97,7 @@ report_witness(struct create_ctx *ctx)
 	res = pgp_conn_query(conn, "SELECT 1", 0, NULL);
 	tls = PQsslAttribute(conn, "protocol");
 	snprintf(ctx->witness_tls, sizeof(ctx->witness_tls), "%s", tls ? tls : "none");
-	snprintf(ctx->witness_via, sizeof(ctx->witness_via), "%s", ctx->pooler ? "pgbouncer" : "direct");
+	snprintf(ctx->witness_via, sizeof(ctx->witness_via), "%s", pooled ? "pgbouncer" : "direct");
 	PQclear(res);
 	pgp_conn_close(conn);
 	if (!res)
@@ -146,6 +171,17 @@ print_hba_lines(const struct create_ctx *ctx)
 	printf("  hostnossl  all  all  0.0.0.0/0  reject\n");
 }
 
+/* Server mode: PgBouncer's files are written; starting it is the operator's part. */
+static void
+print_pooler_start(const struct create_ctx *ctx)
+{
+	printf("\nStart PgBouncer on this host%s%s (it refuses root):\n", ctx->os_user ? " as " : "",
+	       ctx->os_user ? ctx->os_user : "");
+	printf("  pgbouncer -d %s/pgbouncer.ini\n", ctx->pooler_dir);
+	printf("A running one rereads its files on SIGHUP: kill -HUP $(cat %s/pgbouncer.pid)\n",
+	       ctx->pooler_dir);
+}
+
 int
 report_print(struct create_ctx *ctx)
 {
@@ -161,7 +197,7 @@ report_print(struct create_ctx *ctx)
 	}
 	printf("%s: %s\n", ctx->database, ctx->changed ? "provisioned" : "no changes");
 	printf("witness: %s connected %s over %s and ran SELECT 1\n", ctx->roles[ROLE_APP].name,
-	       ctx->pooler ? "through pgbouncer" : "directly", ctx->witness_tls);
+	       strcmp(ctx->witness_via, "pgbouncer") == 0 ? "through pgbouncer" : "directly", ctx->witness_tls);
 	printf("\nconnections (passwords are in %s):\n", ctx->passfile);
 	role_uri(ctx, -1, 0, uri, sizeof(uri));
 	printf("  %-10s %s\n", "admin", uri);
@@ -183,6 +219,8 @@ report_print(struct create_ctx *ctx)
 	}
 	if (!ctx->local_dir)
 		print_hba_lines(ctx);
+	if (!ctx->local_dir && ctx->pooler)
+		print_pooler_start(ctx);
 	printf("\nTo connect (e.g. psql service=%s-app), use these files:\n", ctx->database);
 	printf("export PGSERVICEFILE=%s PGPASSFILE=%s\n", ctx->service_file, ctx->passfile);
 	return 0;

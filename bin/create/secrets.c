@@ -254,15 +254,15 @@ secrets_load(struct create_ctx *ctx)
 	return 0;
 }
 
-/* One service section; TCP services verify the server's certificate. */
+/* One service section; TCP services verify the certificate with ca (or cannot). */
 static void
 service_section(FILE *f, const struct create_ctx *ctx, const char *suffix, const char *host,
-		const char *port, const char *user, int tcp)
+		const char *port, const char *user, int tcp, const char *ca)
 {
 	fprintf(f, "[%s-%s]\nhost=%s\nport=%s\ndbname=%s\nuser=%s\n", ctx->database, suffix, host,
 		port, ctx->database, user);
-	if (tcp && *ctx->ca_file)
-		fprintf(f, "sslmode=verify-full\nsslrootcert=%s\n", ctx->ca_file);
+	if (tcp && *ca)
+		fprintf(f, "sslmode=verify-full\nsslrootcert=%s\n", ca);
 	else if (tcp)
 		fprintf(f, "sslmode=require\n");
 	fputc('\n', f);
@@ -366,14 +366,16 @@ secrets_write_files(struct create_ctx *ctx)
 		return pgp_fail("out of memory");
 	copy_other_services(f, ctx);
 	if (ctx->local_dir)
-		service_section(f, ctx, "admin", ctx->socket_dir, ctx->tcp_port, ctx->admin_role, 0);
+		service_section(f, ctx, "admin", ctx->socket_dir, ctx->tcp_port, ctx->admin_role, 0, "");
 	else
-		service_section(f, ctx, "admin", ctx->host, ctx->tcp_port, ctx->admin_role, 1);
+		service_section(f, ctx, "admin", ctx->host, ctx->tcp_port, ctx->admin_role, 1, ctx->ca_file);
 	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++)
 		if (k != ROLE_POOLER)
-			service_section(f, ctx, role_kind_names[k], ctx->host, ctx->tcp_port, ctx->roles[k].name, 1);
+			service_section(f, ctx, role_kind_names[k], ctx->host, ctx->tcp_port, ctx->roles[k].name, 1,
+					ctx->ca_file);
 	if (ctx->pooler)
-		service_section(f, ctx, "app-pooler", "127.0.0.1", pooler_port, ctx->roles[ROLE_APP].name, 1);
+		service_section(f, ctx, "app-pooler", "127.0.0.1", pooler_port, ctx->roles[ROLE_APP].name, 1,
+				ctx->pooler_ca_file);
 	if (write_buffer(f, &svc, ctx->service_file, 0644) < 0)
 		return -1;
 

@@ -3,7 +3,8 @@
  * clients can use sslmode=verify-full against a local cluster exactly as
  * against production.  EC P-256 keys: quick to make, accepted by
  * PostgreSQL and PgBouncer.  Existing files are kept: re-running never
- * invalidates the CA clients already trust.
+ * invalidates the CA clients already trust.  A server pair that is not
+ * whole (a run killed while writing it) is made again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -151,6 +152,20 @@ load_ca(const char *key_path, const char *crt_path, EVP_PKEY **key, X509 **cert)
 	return 0;
 }
 
+/* Give a file to the server's OS user (the server refuses a key it cannot read). */
+static int
+give(const char *path, const char *os_user)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!os_user)
+		return 0;
+	if (pgp_os_user(os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0)
+		return pgp_fail("cannot give \"%s\" to %s: %s", path, os_user, strerror(errno));
+	return 0;
+}
+
 static int
 make_server(const char *dir, EVP_PKEY *ca_key, X509 *ca, const char *os_user)
 {
@@ -177,19 +192,11 @@ make_server(const char *dir, EVP_PKEY *ca_key, X509 *ca, const char *os_user)
 	}
 	snprintf(key_path, sizeof(key_path), "%s/server.key", dir);
 	snprintf(crt_path, sizeof(crt_path), "%s/server.crt", dir);
-	/* The key must belong to the server's user, mode 0600, or it refuses. */
-	if (write_pem(crt_path, 0644, NULL, cert) < 0 || write_pem(key_path, 0600, key, NULL) < 0)
+	/* Key first, given away before the certificate lands: a run killed
+	 * between the steps leaves a pair tls_complete rejects. */
+	if (write_pem(key_path, 0600, key, NULL) < 0 || give(key_path, os_user) < 0 ||
+	    write_pem(crt_path, 0644, NULL, cert) < 0 || give(crt_path, os_user) < 0)
 		goto done;
-	if (os_user) {
-		uid_t uid;
-		gid_t gid;
-
-		if (pgp_os_user(os_user, &uid, &gid) < 0 ||
-		    chown(key_path, uid, gid) != 0 || chown(crt_path, uid, gid) != 0) {
-			pgp_error("cannot give \"%s\" to %s: %s", key_path, os_user, strerror(errno));
-			goto done;
-		}
-	}
 	rc = 0;
 done:
 	X509_free(cert);
@@ -198,21 +205,41 @@ done:
 }
 
 int
+tls_complete(const char *dir, const char *os_user)
+{
+	static const char *const names[] = {"ca.crt", "server.crt", "server.key"};
+	char path[600];
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &st) != 0)
+			return 0;
+	}
+	/* st is the key's: it must be the server's user's. */
+	if (os_user && (pgp_os_user(os_user, &uid, &gid) < 0 || st.st_uid != uid))
+		return 0;
+	return 1;
+}
+
+int
 tls_ensure(const char *dir, const char *os_user, int *changed)
 {
-	char ca_key[600], ca_crt[600], srv_crt[600];
+	char ca_key[600], ca_crt[600];
 	EVP_PKEY *key = NULL;
 	X509 *ca = NULL;
 	struct stat st;
 	int rc = -1;
 
+	if (tls_complete(dir, os_user))
+		return 0;
 	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", dir);
 	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", dir);
-	snprintf(srv_crt, sizeof(srv_crt), "%s/server.crt", dir);
-	if (stat(srv_crt, &st) == 0 && stat(ca_crt, &st) == 0)
-		return 0;
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return pgp_fail("cannot create \"%s\": %s", dir, strerror(errno));
+	/* make_ca writes the key before the certificate: a certificate means a whole CA. */
 	if (stat(ca_crt, &st) == 0 ? load_ca(ca_key, ca_crt, &key, &ca) : make_ca(ca_key, ca_crt, &key, &ca))
 		goto done;
 	if (make_server(dir, key, ca, os_user) < 0)

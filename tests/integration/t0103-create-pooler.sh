@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pgp-create --pooler pgbouncer: Debian's PgBouncer on loopback in
 # transaction mode, TLS both ways, auth_query for the application roles.
+# Local mode starts it; server mode writes its files and says how to.
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
 need pgbouncer "PgBouncer"
@@ -50,4 +51,43 @@ run pgp-create -c /dev/null --local "$dir" --database shop --pooler pgbouncer --
 like "$OUT" "no changes" "a second run changes nothing"
 run psql -X -A -t "service=shop-app-pooler" -c "SELECT 1"
 is "$OUT" 1 "and the pooler still works"
+
+# Server mode: PgBouncer's files and how to start it; the witness goes
+# through it once it answers, directly (with a warning) until then.
+out=$(mktemp -d /tmp/pgpo.XXXXXX)
+chmod 755 "$out"		# PgBouncer runs as postgres and must reach its files
+sport=$(free_port)
+at_exit "rm -rf '$out'"
+at_exit "[ -f '$out/pgbouncer/pgbouncer.pid' ] && kill \$(cat '$out/pgbouncer/pgbouncer.pid')"
+# The operator's part on the server: the pg_hba line pgp-create prints.
+sed -i "/^local .*peer map=pgp/a hostssl  srv  srv_migrator,srv_app,srv_readonly,srv_monitor,srv_backup,srv_pgbouncer  127.0.0.1/32  scram-sha-256" \
+	"$dir/data/pg_hba.conf"
+psql -X -q "host=$dir/run port=$port dbname=postgres user=postgres" -c "SELECT pg_reload_conf()" >/dev/null
+srv() {
+	pgp-create -c /dev/null -d "host=$dir/run port=$port user=postgres dbname=postgres" --database srv \
+		--out "$out" --sslrootcert "$dir/tls/ca.crt" --pooler pgbouncer --pooler-port "$sport" "$@"
+}
+run srv --format json
+is "$RC" 0 "server mode with --pooler and no PgBouncer running: exit 0"
+[ "$RC" = 0 ] || diag "$ERR"
+like "$ERR" "warning: PgBouncer does not answer on 127\.0\.0\.1:$sport: the pooled witness was skipped" \
+	"with a warning that the pooled witness was skipped"
+is "$(json_get "$OUT" 'd["witness"]["via"]')" direct "the witness connected directly"
+sini=$out/pgbouncer/pgbouncer.ini
+ok "pgbouncer.ini and userlist.txt are written in --out" -- [ -s "$sini" ] && [ -s "$out/pgbouncer/userlist.txt" ]
+like "$(cat "$sini")" "client_tls_cert_file = $out/pgbouncer/tls/server\.crt" "with a certificate of its own for clients"
+unlike "$(cat "$sini")" "\(null\)" "and no unset path"
+run srv
+like "$OUT" "pgbouncer -d $sini" "the text output says how to start PgBouncer"
+like "$OUT" "^srv: no changes" "a second run changes nothing"
+as_pg pgbouncer -d "$sini" >/dev/null 2>&1
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; }
+for i in $(seq 200); do answers && break; sleep 0.05; done
+run srv --format json
+is "$RC" 0 "with PgBouncer started as printed"
+[ "$RC" = 0 ] || diag "$ERR"
+is "$(json_get "$OUT" 'd["witness"]["via"]')" pgbouncer "the witness goes through PgBouncer"
+unlike "$ERR" "witness was skipped" "and no longer warns"
+run env PGSERVICEFILE="$out/pg_service.conf" PGPASSFILE="$out/pgpass" psql -X -A -t "service=srv-app-pooler" -c "SELECT 1"
+is "$OUT" 1 "the app role connects through it (verify-full with its CA)"
 done_testing
