@@ -258,7 +258,7 @@ run(struct opts *o, const struct pgp_conf *conf)
 {
 	struct backup_ctx ctx;
 	const char *sub = o->subcommand;
-	int rc, lock;
+	int rc;
 
 	if (configure(o, conf, &ctx) < 0) {
 		repo_close(ctx.repo);
@@ -272,15 +272,8 @@ run(struct opts *o, const struct pgp_conf *conf)
 		rc = verify_backup(&ctx, o->id);
 	else if (!strcmp(sub, "restore"))
 		rc = restore_backup(&ctx, o->id, o->common.database);
-	else if (!ctx.database) {
-		pgp_error("prune needs a database: --database NAME (or a connection that names one)");
-		rc = PGP_EXIT_USAGE;
-	} else if ((lock = lock_take(&ctx, ctx.database, "backup", 0)) < 0) {
-		rc = lock == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
-	} else {
-		rc = catalog_prune(&ctx, ctx.database);
-		close(lock);
-	}
+	else
+		rc = prune_run(&ctx);
 	repo_close(ctx.repo);
 	return rc;
 }

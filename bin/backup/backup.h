@@ -96,19 +96,21 @@ int backup_run(struct backup_ctx *ctx);
 int catalog_load(struct backup_ctx *ctx, const char *database, struct backup_info **list, size_t *n);
 void catalog_free(struct backup_info *list, size_t n);
 /*
- * Find ID or "latest" (the newest id, whatever its state): its index, or
- * an exit status as a negative number, logged: -2 no such backup, -1 its
- * manifest is unreadable or failed.
+ * Find ID or "latest" (the newest id, whatever its state) and set *index:
+ * PGP_EXIT_OK, or (logged) PGP_EXIT_USAGE when there is no such backup,
+ * PGP_EXIT_FOUND when its manifest is unreadable or failed.
  */
-int catalog_find(const struct backup_info *list, size_t n, const char *id);
+int catalog_find(const struct backup_info *list, size_t n, const char *id, size_t *index);
 int catalog_print(struct backup_ctx *ctx);
 int catalog_prune(struct backup_ctx *ctx, const char *database);
 int state_write(struct backup_ctx *ctx, const char *database, const char *result,
 		const char *id, const char *error);
 /* Lock file path for database in this repository; kind "backup" or "read". */
 void lock_path(const struct backup_ctx *ctx, const char *database, const char *kind, char *buf, size_t size);
-/* Take a lock or report busy; the fd, -1 busy (logged), -2 error. */
-int lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared);
+/* Take a lock into *fd: PGP_EXIT_OK, or (logged) PGP_EXIT_BUSY or PGP_EXIT_FAILED. */
+int lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared, int *fd);
+/* The prune job: retention for ctx->database under the backup lock; an exit status. */
+int prune_run(struct backup_ctx *ctx);
 
 /* restore.c */
 int verify_backup(struct backup_ctx *ctx, const char *id);

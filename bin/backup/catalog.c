@@ -168,20 +168,20 @@ report_bad(const struct backup_info *b)
 }
 
 int
-catalog_find(const struct backup_info *list, size_t n, const char *id)
+catalog_find(const struct backup_info *list, size_t n, const char *id, size_t *index)
 {
 	int i = -1;
 
 	if (n == 0) {
 		pgp_error("the repository holds no backup");
-		return -PGP_EXIT_USAGE;
+		return PGP_EXIT_USAGE;
 	}
 	if (!strcmp(id, "latest")) {
 		for (size_t k = 1; k < n; k++)
 			if (strcmp(list[k].database, list[0].database) != 0) {
 				pgp_error("the repository holds backups of several databases: say which "
 					  "(verify: --database, restore: --from)");
-				return -PGP_EXIT_USAGE;
+				return PGP_EXIT_USAGE;
 			}
 		i = 0;
 	} else {
@@ -190,7 +190,7 @@ catalog_find(const struct backup_info *list, size_t n, const char *id)
 				i = (int) k;
 		if (i < 0) {
 			pgp_error("no backup \"%s\" in the repository (a backup without a manifest does not count)", id);
-			return -PGP_EXIT_USAGE;
+			return PGP_EXIT_USAGE;
 		}
 	}
 	if (list[i].state != BACKUP_OK) {
@@ -200,9 +200,10 @@ catalog_find(const struct backup_info *list, size_t n, const char *id)
 				pgp_hint("the newest good backup of %s is %s", list[k].database, list[k].id);
 				break;
 			}
-		return -PGP_EXIT_FOUND;
+		return PGP_EXIT_FOUND;
 	}
-	return i;
+	*index = (size_t) i;
+	return PGP_EXIT_OK;
 }
 
 static void
@@ -406,9 +407,9 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 	int *keep, readers, rc = PGP_EXIT_OK, deleted = 0, failed = 0;
 
 	/* Never delete what a restore or verify is reading. */
-	readers = lock_take(ctx, database, "read", 0);
-	if (readers < 0)
-		return readers == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
+	rc = lock_take(ctx, database, "read", 0, &readers);
+	if (rc != PGP_EXIT_OK)
+		return rc;
 	/* One listing serves both the backups and the leftovers. */
 	if (repo_list(ctx->repo, database, &entries, &count) < 0) {
 		close(readers);
@@ -463,41 +464,63 @@ lock_path(const struct backup_ctx *ctx, const char *database, const char *kind, 
 }
 
 int
-lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared)
+lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared, int *fd)
 {
 	char path[1024];
 	pid_t holder = 0;
-	int fd;
 
+	*fd = -1;
 	if (mkdir(ctx->state_dir, 0755) != 0 && errno != EEXIST) {
 		pgp_error("cannot create state directory \"%s\": %s", ctx->state_dir, strerror(errno));
-		return -2;
+		return PGP_EXIT_FAILED;
 	}
 	lock_path(ctx, database, kind, path, sizeof(path));
 	if (shared) {
 		/* Readers share: several restores may run, prune waits for none. */
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) != 0) {
-			if (fd >= 0)
-				close(fd);
-			pgp_error("busy: a prune of %s in %s is running", database, repo_url(ctx->repo));
-			return -1;
+		*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (*fd < 0) {
+			pgp_error("cannot open lock file \"%s\": %s", path, strerror(errno));
+			return PGP_EXIT_FAILED;
 		}
-		return fd;
+		if (flock(*fd, LOCK_SH | LOCK_NB) != 0) {
+			close(*fd);
+			*fd = -1;
+			pgp_error("busy: a prune of %s in %s is running", database, repo_url(ctx->repo));
+			return PGP_EXIT_BUSY;
+		}
+		return PGP_EXIT_OK;
 	}
-	switch (pgp_lock_try(path, &fd, &holder)) {
+	switch (pgp_lock_try(path, fd, &holder)) {
 	case PGP_LOCK_TAKEN:
-		return fd;
+		return PGP_EXIT_OK;
 	case PGP_LOCK_BUSY:
 		if (!strcmp(kind, "backup"))
 			pgp_error("busy: another backup of %s into %s is running (pid %ld)", database,
 				  repo_url(ctx->repo), (long) holder);
 		else
 			pgp_error("busy: a restore or verify of %s is reading %s", database, repo_url(ctx->repo));
-		return -1;
+		return PGP_EXIT_BUSY;
 	default:
-		return -2;
+		return PGP_EXIT_FAILED;
 	}
+}
+
+int
+prune_run(struct backup_ctx *ctx)
+{
+	int lock, rc;
+
+	if (!ctx->database) {
+		pgp_error("prune needs a database: --database NAME (or a connection that names one)");
+		return PGP_EXIT_USAGE;
+	}
+	/* The backup lock: no backup of this host is writing what prune sweeps. */
+	rc = lock_take(ctx, ctx->database, "backup", 0, &lock);
+	if (rc == PGP_EXIT_OK) {
+		rc = catalog_prune(ctx, ctx->database);
+		close(lock);
+	}
+	return rc;
 }
 
 int

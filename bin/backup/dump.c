@@ -459,10 +459,10 @@ backup_run(struct backup_ctx *ctx)
 			: PGP_EXIT_UNREACHABLE;
 	snprintf(db, sizeof(db), "%s", PQdb(conn));
 	/* A cron overlap: the second run stops at once. */
-	lock = lock_take(ctx, db, "backup", 0);
-	if (lock < 0) {
+	rc = lock_take(ctx, db, "backup", 0, &lock);
+	if (rc != PGP_EXIT_OK) {
 		pgp_conn_close(conn);
-		return lock == -1 ? PGP_EXIT_BUSY : PGP_EXIT_FAILED;
+		return rc;
 	}
 	/* Know that the repository takes writes before a long dump. */
 	snprintf(probe, sizeof(probe), "%s/.pgp-write-test", db);

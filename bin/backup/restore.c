@@ -558,35 +558,35 @@ restore_in_place(struct backup_ctx *ctx, PGconn *admin, const struct backup_info
 /*
  * Find backup id: 0 with its index in *i, or the exit status: no such
  * backup is the caller's mistake (2), an unreadable manifest a finding
- * (1), an unreadable repository a failure (5).
+ * (1), an unreachable repository 3, an unreadable one a failure (5).
  */
 static int
-load_one(struct backup_ctx *ctx, const char *id, struct backup_info **list, size_t *n, int *i)
+load_one(struct backup_ctx *ctx, const char *id, struct backup_info **list, size_t *n, size_t *i)
 {
+	int rc;
+
 	if (catalog_load(ctx, ctx->database, list, n) < 0)
 		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
-	*i = catalog_find(*list, *n, id);
-	if (*i < 0) {
+	rc = catalog_find(*list, *n, id, i);
+	if (rc != PGP_EXIT_OK)
 		catalog_free(*list, *n);
-		return -*i;
-	}
-	return PGP_EXIT_OK;
+	return rc;
 }
 
 int
 verify_backup(struct backup_ctx *ctx, const char *id)
 {
 	struct backup_info *list;
-	size_t n;
-	int i, lock, rc;
+	size_t n, i;
+	int lock, rc;
 
 	rc = load_one(ctx, id, &list, &n, &i);
 	if (rc != 0)
 		return rc;
-	lock = lock_take(ctx, list[i].database, "read", 1);
-	if (lock < 0) {
+	rc = lock_take(ctx, list[i].database, "read", 1, &lock);
+	if (rc != PGP_EXIT_OK) {
 		catalog_free(list, n);
-		return PGP_EXIT_BUSY;
+		return rc;
 	}
 	rc = check_all_objects(ctx, &list[i]);
 	if (rc == PGP_EXIT_OK && ctx->restore_test) {
@@ -663,10 +663,10 @@ int
 restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 {
 	struct backup_info *list;
-	size_t n;
+	size_t n, i;
 	PGconn *admin;
 	time_t start = time(NULL);
-	int i, lock, exists = 0, rc;
+	int lock, exists = 0, rc;
 
 	if (!target) {
 		pgp_error("restore needs --database NAME, the database to restore into");
@@ -680,11 +680,11 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 		catalog_free(list, n);
 		return PGP_EXIT_UNREACHABLE;
 	}
-	lock = lock_take(ctx, list[i].database, "read", 1);
-	if (lock < 0) {
+	rc = lock_take(ctx, list[i].database, "read", 1, &lock);
+	if (rc != PGP_EXIT_OK) {
 		pgp_conn_close(admin);
 		catalog_free(list, n);
-		return PGP_EXIT_BUSY;
+		return rc;
 	}
 	rc = check_target(ctx, admin, target, &exists);
 	if (rc == 0)

@@ -83,6 +83,10 @@ run pb restore latest -d "$ADMIN" --database shop_copy --clean
 is "$RC" 0 "--clean restores over it"
 run pb restore latest -d "$ADMIN" --database shop_par --jobs 2
 is "$RC" 0 "--jobs 2 downloads first and restores in parallel"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_par}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+	"with every row"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_par}" -c "SELECT count(*) FROM pg_largeobject_metadata")" 1 \
+	"and the large object"
 admin -c "CREATE DATABASE plain_copy" >/dev/null
 last=$(ls "$repo/shop" | tail -1)
 gunzip -c "$repo/shop/$last/dump.pgdump.gz" | pg_restore -d "${ADMIN/dbname=postgres/dbname=plain_copy}" 2>/dev/null
