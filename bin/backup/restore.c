@@ -149,15 +149,21 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 	return PGP_EXIT_OK;
 }
 
-/* Every object of b, read in full: 0, FOUND (a bad one, named) or FAILED. */
+/*
+ * Every object of b but those of kind skip (-1: none), read in full:
+ * 0, FOUND (a bad one, named) or FAILED.
+ */
 static int
-check_all_objects(struct backup_ctx *ctx, const struct backup_info *b)
+check_objects(struct backup_ctx *ctx, const struct backup_info *b, int skip)
 {
 	int found = 0;
 
 	for (size_t k = 0; k < b->m.nobjects; k++) {
-		int rc = check_object(ctx, b, &b->m.objects[k], -1, NULL);
+		int rc;
 
+		if ((int) b->m.objects[k].what->kind == skip)
+			continue;
+		rc = check_object(ctx, b, &b->m.objects[k], -1, NULL);
 		if (rc == PGP_EXIT_FAILED)
 			return rc;
 		found |= rc == PGP_EXIT_FOUND;
@@ -477,11 +483,14 @@ work_name(char *buf, size_t size, const char *prefix, const char *id, const char
 
 /*
  * Restore b into a new database scratch (dropped first if a killed run
- * left it), verified: every object's SHA-256, the dump restored and its
- * row counts, the database-level entries.  On failure scratch is dropped.
+ * left it), verified: the SHA-256 of the dump as it streams into
+ * pg_restore (and of the other objects first, unless the caller checked
+ * them), the row counts, the database-level entries.  On failure scratch
+ * is dropped.
  */
 static int
-restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *scratch)
+restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *scratch,
+		 int check_others)
 {
 	struct archive_scan *scan = archive_scan_new();
 	int rc;
@@ -495,7 +504,7 @@ restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info
 		archive_scan_free(scan);
 		return PGP_EXIT_FAILED;
 	}
-	rc = check_all_objects(ctx, b);
+	rc = check_others ? check_objects(ctx, b, OBJECT_DUMP) : PGP_EXIT_OK;
 	if (rc == 0)
 		rc = restore_dump(ctx, admin, b, scratch, 0, scan);
 	if (rc == 0)
@@ -541,7 +550,7 @@ restore_in_place(struct backup_ctx *ctx, PGconn *admin, const struct backup_info
 		 int target_exists)
 {
 	struct archive_scan *scan = archive_scan_new();
-	int rc = scan ? check_all_objects(ctx, b) : PGP_EXIT_FAILED;
+	int rc = scan ? check_objects(ctx, b, -1) : PGP_EXIT_FAILED;
 
 	if (rc == 0 && !target_exists && exec_sql(admin, "CREATE DATABASE %I TEMPLATE template0", target, NULL) < 0)
 		rc = PGP_EXIT_FAILED;
@@ -588,13 +597,13 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 		catalog_free(list, n);
 		return rc;
 	}
-	rc = check_all_objects(ctx, &list[i]);
+	rc = check_objects(ctx, &list[i], -1);
 	if (rc == PGP_EXIT_OK && ctx->restore_test) {
 		PGconn *admin = admin_connection(ctx, NULL);
 		char scratch[64];
 
 		work_name(scratch, sizeof(scratch), "pgp_verify", list[i].id, NULL);
-		rc = !admin ? PGP_EXIT_UNREACHABLE : restore_verified(ctx, admin, &list[i], scratch);
+		rc = !admin ? PGP_EXIT_UNREACHABLE : restore_verified(ctx, admin, &list[i], scratch, 0);
 		if (rc == 0 && exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0)
 			rc = PGP_EXIT_FAILED;
 		pgp_conn_close(admin);
@@ -610,8 +619,9 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 
 /* Checks before anything is created: 0, or the exit status of a refusal. */
 static int
-check_target(struct backup_ctx *ctx, PGconn *admin, const char *target, int *exists)
+check_target(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *target, int *exists)
 {
+	char old[64];
 	long long relations;
 	int rc = database_state(ctx, admin, target, &relations);
 
@@ -622,6 +632,11 @@ check_target(struct backup_ctx *ctx, PGconn *admin, const char *target, int *exi
 		pgp_error("database \"%s\" is not empty (%lld relations): refusing to restore into it", target,
 			  relations);
 		pgp_hint("give --clean to replace it, or restore into a new database");
+		return PGP_EXIT_USAGE;
+	}
+	work_name(old, sizeof(old), "pgp_old", b->id, target);
+	if (*exists && !ctx->in_place && database_state(ctx, admin, old, &relations) != 0) {
+		pgp_error("database \"%s\" exists (kept by an earlier restore): drop or rename it first", old);
 		return PGP_EXIT_USAGE;
 	}
 	/* Fail before a long restore, not after it. */
@@ -637,7 +652,7 @@ restore_swap(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b,
 
 	work_name(scratch, sizeof(scratch), "pgp_restore", b->id, target);
 	work_name(old, sizeof(old), "pgp_old", b->id, target);
-	rc = restore_verified(ctx, admin, b, scratch);
+	rc = restore_verified(ctx, admin, b, scratch, 1);
 	if (rc != 0)
 		return rc;
 	rc = swap_in(ctx, admin, scratch, target, old, exists);
@@ -686,7 +701,7 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 		catalog_free(list, n);
 		return rc;
 	}
-	rc = check_target(ctx, admin, target, &exists);
+	rc = check_target(ctx, admin, &list[i], target, &exists);
 	if (rc == 0)
 		rc = ctx->in_place ? restore_in_place(ctx, admin, &list[i], target, exists)
 			: restore_swap(ctx, admin, &list[i], target, exists);

@@ -201,6 +201,9 @@ is "$(shop target -c "SELECT count(*) FROM docs")" 5000 "with its rows"
 kept=$(admin -c "SELECT datname FROM pg_database WHERE datname LIKE 'pgp\_old\_%'")
 like "$kept" "^pgp_old_[0-9]{8}t[0-9]{6}z_target$" "--keep-old keeps the database replaced"
 is "$(shop "$kept" -c "SELECT x FROM marker")" 42 "with what it held"
+run pb restore "$new" -d "$ADMIN" --database target --clean --terminate --keep-old
+is "$RC" 2 "a second --keep-old while the first one's copy exists: exit 2"
+like "$ERR" "database \"$kept\" exists \(kept by an earlier restore\)" "naming it, before anything is restored"
 admin -c "DROP DATABASE \"$kept\""
 
 # Over the application's own database: pgp-create's roles connect and work after it.
