@@ -6,7 +6,8 @@
  * managed service's admin.  Both then provision the same role layout,
  * database, extensions and credential files, and prove the result by
  * connecting as the application would.  Idempotent: a second run changes
- * nothing and says so.  The modules are in bin/create/.
+ * nothing and says so.  run() below holds the order of the steps; the
+ * modules that do them are in bin/create/ (create.h draws their tree).
  */
 #include <limits.h>
 #include <regex.h>
@@ -19,6 +20,7 @@
 #include "exitcodes.h"
 #include "lock.h"
 #include "log.h"
+#include "pgbin.h"
 #include "setup.h"
 
 const char *const role_kind_names[ROLE_COUNT] = {
@@ -215,7 +217,26 @@ conf_list(const struct pgp_conf *conf, const char *key, const char **dst, int *n
 	return rc < 0 ? -1 : 0;
 }
 
-/* Everything the config file may set, command line first. */
+/*
+ * A key conf_keys.def may not hold yet (programs.*): unset
+ * until it does, instead of the getter's abort on an unknown key.
+ */
+static int
+conf_optional_string(const struct pgp_conf *conf, const char *key, const char **out)
+{
+	int n;
+	const struct pgp_conf_key *keys = pgp_conf_keys(&n);
+
+	for (int i = 0; i < n; i++)
+		if (strcmp(keys[i].path, key) == 0)
+			return pgp_conf_get_string(conf, key, out);
+	return 0;
+}
+
+/*
+ * Everything the config file may set, command line first: the one place
+ * pgp-create reads its configuration.
+ */
 static int
 apply_config(struct opts *o, const struct pgp_conf *conf)
 {
@@ -225,10 +246,21 @@ apply_config(struct opts *o, const struct pgp_conf *conf)
 		"create.readonly_connection_limit", "create.monitor_connection_limit",
 		"create.backup_connection_limit", "create.pooler_connection_limit"
 	};
-	const char *pooler = o->pooler_name;
+	const char *pooler = o->pooler_name, *env = getenv("PG_BINDIR");
 	long long v;
 	int b;
 
+	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
+		return -1;
+	/* Where PostgreSQL's programs and PgBouncer are: pgbin.h searches. */
+	if (env && *env)
+		ctx->pg_bindir = env;
+	else if (conf_optional_string(conf, "programs.pg_bindir", &ctx->pg_bindir) < 0)
+		return -1;
+	if (conf_optional_string(conf, "programs.pgbouncer", &ctx->pgbouncer_program) < 0)
+		return -1;
+	if (o->status || o->stop)
+		return 0;
 	if (conf_list(conf, "create.allow", ctx->allow, &ctx->n_allow, o->cli_allow, o->n_cli_allow) < 0 ||
 	    conf_list(conf, "create.extensions", ctx->extensions, &ctx->n_extensions, o->cli_ext, o->n_cli_ext) < 0 ||
 	    conf_list(conf, "create.optional_extensions", ctx->optional_extensions, &ctx->n_optional,
@@ -330,15 +362,88 @@ server_endpoints(struct create_ctx *ctx, PGconn *admin)
 	return 0;
 }
 
-/* Make or reach the server, provision, witness, report. */
+/* A program of the local cluster's PostgreSQL (or PgBouncer) into buf. */
+static int
+local_program(struct create_ctx *ctx, const char *name, char *buf, size_t size)
+{
+	char data[600];
+	struct pgp_pgbin where = {NULL, ctx->pg_bindir, ctx->pgbouncer_program, 0};
+
+	/* An existing cluster needs its own version's programs; a new one gets the newest. */
+	if (create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
+		return -1;
+	where.major = pgp_pgbin_data_major(data);
+	return pgp_pgbin_find(&where, name, buf, size);
+}
+
+/*
+ * --local DIR, before anything is written: absolute, reachable by the
+ * server's OS user, its programs found; then made (a create run) and
+ * locked.  An exit status.
+ */
+static int
+local_setup(struct opts *o)
+{
+	struct create_ctx *ctx = &o->ctx;
+	int make = !o->status && !o->stop;
+
+	if (create_dir_check(ctx->local_dir, ctx->os_user, ctx->local_dir_abs, sizeof(ctx->local_dir_abs)) < 0)
+		return PGP_EXIT_USAGE;
+	ctx->local_dir = ctx->local_dir_abs;
+	if (cluster_paths(ctx) < 0)
+		return PGP_EXIT_USAGE;
+	if (local_program(ctx, "pg_ctl", ctx->pg_ctl, sizeof(ctx->pg_ctl)) < 0 ||
+	    (make && local_program(ctx, "initdb", ctx->initdb, sizeof(ctx->initdb)) < 0) ||
+	    (make && ctx->pooler && local_program(ctx, "pgbouncer", ctx->pgbouncer, sizeof(ctx->pgbouncer)) < 0))
+		return PGP_EXIT_FAILED;
+	/* --status, --stop and a dry run make nothing. */
+	if (access(ctx->local_dir, F_OK) != 0 && (!make || ctx->dry_run))
+		return PGP_EXIT_OK;
+	if (make && create_dir_make(ctx->local_dir, 0755, ctx->os_user) < 0)
+		return PGP_EXIT_FAILED;
+	/* One run at a time in DIR: a second one says who is working there. */
+	return cluster_lock(ctx);
+}
+
+/* Server mode with --pooler: PgBouncer's OS user reads its files in --out DIR. */
+static const char *
+out_reader(const struct create_ctx *ctx)
+{
+	return !ctx->local_dir && ctx->pooler ? ctx->os_user : NULL;
+}
+
+/* --out DIR, before anything is written: absolute, reachable by whoever reads it. */
+static int
+out_check(struct create_ctx *ctx)
+{
+	if (create_dir_check(ctx->out_dir, out_reader(ctx), ctx->out_dir_abs, sizeof(ctx->out_dir_abs)) < 0)
+		return -1;
+	ctx->out_dir = ctx->out_dir_abs;
+	return 0;
+}
+
+/* --out DIR made: 0700, or 0711 when PgBouncer's OS user must enter it. */
+static int
+out_make(struct create_ctx *ctx)
+{
+	const char *reader = out_reader(ctx);
+
+	return ctx->dry_run ? 0 : create_dir_make(ctx->out_dir, reader ? 0711 : 0700, reader);
+}
+
+/*
+ * The steps, in order: the server (made locally, or reached), what is
+ * there, the credential files, the roles and the database, inside it,
+ * the pooler, then the witness and the report.
+ */
 static int
 create(struct opts *o, const struct pgp_conf *conf)
 {
 	struct create_ctx *ctx = &o->ctx;
 	struct pgp_connspec spec;
 	char conninfo[2048];
-	PGconn *admin = NULL;
-	int rc = PGP_EXIT_FAILED;
+	PGconn *admin = NULL, *db = NULL;
+	int rc = PGP_EXIT_FAILED, has_db;
 
 	ctx->admin_spec = &spec;
 	if (ctx->local_dir) {
@@ -358,17 +463,49 @@ create(struct opts *o, const struct pgp_conf *conf)
 		return PGP_EXIT_UNREACHABLE;
 	if (!ctx->local_dir && server_endpoints(ctx, admin) < 0)
 		goto done;
-	if (secrets_load(ctx) < 0 || provision(ctx, admin) < 0)
+	if (secrets_load(ctx) < 0 || provision_check(ctx, admin) < 0)
 		goto done;
-	if (report_witness(ctx) < 0)
+	/* Passwords reach the pgpass before the server: see secrets.c. */
+	if ((ctx->out_dir && out_make(ctx) < 0) || secrets_write_files(ctx) < 0)
+		goto done;
+	if (provision_roles(ctx, admin) < 0 || (has_db = provision_has_database(ctx, admin)) < 0)
+		goto done;
+	if (ctx->dry_run && !has_db) {
+		printf("-- the database does not exist yet: the statements inside it follow on a real run\n");
+		rc = PGP_EXIT_OK;
+		goto done;
+	}
+	/* The same admin, inside the application's database. */
+	if (!(db = pgp_conn_open(ctx->admin_spec, ctx->database)))
+		goto done;
+	if (provision_database(ctx, db) < 0)
+		goto done;
+	if (ctx->pooler && pooler_setup(ctx, db) < 0)
+		goto done;
+	if (provision_compare(ctx, admin, db) < 0 || report_witness(ctx) < 0)
 		goto done;
 	report_print(ctx);
 	rc = PGP_EXIT_OK;
 done:
+	pgp_conn_close(db);
 	pgp_conn_close(admin);
+	provision_free(ctx);
 	for (int k = 0; k < ROLE_COUNT; k++)
 		explicit_bzero(ctx->roles[k].password, sizeof(ctx->roles[k].password));
 	return rc;
+}
+
+/* --stop: PgBouncer first, which holds server connections, then the cluster. */
+static int
+stop(struct create_ctx *ctx)
+{
+	if (access(ctx->local_dir, F_OK) != 0) {
+		pgp_info("%s: no cluster", ctx->local_dir);
+		return PGP_EXIT_OK;
+	}
+	if (pooler_stop(ctx) < 0)
+		return PGP_EXIT_FAILED;
+	return cluster_stop(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
 }
 
 static int
@@ -384,22 +521,21 @@ run(struct opts *o, const struct pgp_conf *conf)
 	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "postgres");
 	if (ctx->os_user && geteuid() != 0)
 		pgp_usage_error(&o->common, "--os-user needs root");
-	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
+	if (apply_config(o, conf) < 0)
 		return PGP_EXIT_USAGE;
-	if (o->status)
-		return cluster_status(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_UNREACHABLE;
-	if (!o->stop) {
-		if (apply_config(o, conf) < 0)
-			return PGP_EXIT_USAGE;
+	if (!o->status && !o->stop) {
 		derive_roles(o);
 		if (!ctx->pooler_port)
 			ctx->pooler_port = 6432;
 	}
-	/* One run at a time in DIR: a second one says who is working there. */
-	if (ctx->local_dir && (rc = cluster_lock(ctx)) != PGP_EXIT_OK)
+	if (ctx->out_dir && out_check(ctx) < 0)
+		return PGP_EXIT_USAGE;
+	if (ctx->local_dir && (rc = local_setup(o)) != PGP_EXIT_OK)
 		return rc;
-	if (o->stop)
-		rc = cluster_stop(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
+	if (o->status)
+		rc = cluster_status(ctx) == 0 ? PGP_EXIT_OK : PGP_EXIT_UNREACHABLE;
+	else if (o->stop)
+		rc = stop(ctx);
 	else
 		rc = create(o, conf);
 	pgp_lock_release(ctx->lock_fd);

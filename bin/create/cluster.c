@@ -21,10 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,47 +46,7 @@
 enum apply { APPLY_NONE, APPLY_RELOAD, APPLY_RESTART };
 static const char *const apply_names[] = {"none", "reload", "restart"};
 
-const char *
-cluster_bindir(void)
-{
-	const char *env = getenv("PG_BINDIR");
-
-	return env && *env ? env : "/usr/lib/postgresql/15/bin";
-}
-
-int
-create_path(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t) n >= size)
-		return pgp_fail("path too long: %s", buf);
-	return 0;
-}
-
-/* mkdir with mode, owned by the server's user when we are root. */
 static int
-make_dir(struct create_ctx *ctx, const char *path, mode_t mode)
-{
-	uid_t uid;
-	gid_t gid;
-
-	if (mkdir(path, mode) != 0 && errno != EEXIST)
-		return pgp_fail("cannot create directory \"%s\": %s", path, strerror(errno));
-	if (ctx->os_user) {
-		if (pgp_os_user(ctx->os_user, &uid, &gid) < 0)
-			return -1;
-		if (chown(path, uid, gid) != 0)
-			return pgp_fail("cannot give \"%s\" to %s: %s", path, ctx->os_user, strerror(errno));
-	}
-	return 0;
-}
-
-int
 cluster_run(struct create_ctx *ctx, char *const argv[])
 {
 	char log[600];
@@ -155,30 +113,17 @@ static int
 write_if_changed(struct create_ctx *ctx, const char *path, const char *text, mode_t mode,
 		 enum apply need, int *changed)
 {
-	char *old = NULL;
-	size_t len;
-	uid_t uid;
-	gid_t gid;
+	int differs = create_differs(path, text);
 
-	if (access(path, F_OK) == 0) {
-		int same;
-
-		if (pgp_read_file(path, &old, &len) < 0)
-			return -1;
-		same = strcmp(old, text) == 0;
-		free(old);
-		if (same)
-			return 0;
-	}
+	if (differs <= 0)
+		return differs;
 	if (ctx->dry_run) {
 		printf("-- would write %s\n", path);
 		*changed = 1;
 		return 0;
 	}
-	if (pending_note(ctx, need) < 0 || pgp_atomic_write(path, text, strlen(text), mode) < 0)
+	if (pending_note(ctx, need) < 0 || create_write(path, text, mode, ctx->os_user) < 0)
 		return -1;
-	if (ctx->os_user && (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0))
-		return pgp_fail("cannot give \"%s\" to %s", path, ctx->os_user);
 	*changed = 1;
 	return 0;
 }
@@ -364,23 +309,18 @@ choose_port(struct create_ctx *ctx, const char *conf_path)
 static int
 is_running(struct create_ctx *ctx, const char *data)
 {
-	char *argv[] = {(char *) "pg_ctl", (char *) "status", (char *) "-D", (char *) data, NULL};
-	char ctl[600];
+	char *argv[] = {ctx->pg_ctl, (char *) "status", (char *) "-D", (char *) data, NULL};
 
-	snprintf(ctl, sizeof(ctl), "%s/pg_ctl", cluster_bindir());
-	argv[0] = ctl;
 	return cluster_run(ctx, argv) == 0;
 }
 
 static int
 pg_ctl(struct create_ctx *ctx, const char *action, const char *data, const char *log)
 {
-	char ctl[600];
-	char *argv[] = {ctl, (char *) action, (char *) "-D", (char *) data, (char *) "-w",
+	char *argv[] = {ctx->pg_ctl, (char *) action, (char *) "-D", (char *) data, (char *) "-w",
 		(char *) "-t", (char *) "60", (char *) "-m", (char *) "fast", (char *) "-l", (char *) log, NULL};
 	int rc;
 
-	snprintf(ctl, sizeof(ctl), "%s/pg_ctl", cluster_bindir());
 	if (strcmp(action, "reload") == 0)
 		argv[4] = NULL;
 	rc = cluster_run(ctx, argv);
@@ -395,16 +335,12 @@ pg_ctl(struct create_ctx *ctx, const char *action, const char *data, const char 
 static int
 initdb(struct create_ctx *ctx, const char *dir)
 {
-	char bin[600];
-	char *argv[] = {bin, (char *) "-D", (char *) dir, (char *) "-U", ctx->admin_role,
+	char *argv[] = {ctx->initdb, (char *) "-D", (char *) dir, (char *) "-U", ctx->admin_role,
 		(char *) "--data-checksums", (char *) "-E", (char *) "UTF8",
 		(char *) "--locale=C.UTF-8", (char *) "--auth-local=peer",
 		(char *) "--auth-host=scram-sha-256", NULL};
 	int rc;
 
-	snprintf(bin, sizeof(bin), "%s/initdb", cluster_bindir());
-	if (access(bin, X_OK) != 0)
-		return pgp_fail("cannot find initdb at %s (install postgresql-15, or set PG_BINDIR)", bin);
 	if (ctx->dry_run) {
 		printf("-- would run initdb in %s\n", dir);
 		return 0;
@@ -531,7 +467,7 @@ make_data(struct create_ctx *ctx, const char *data)
 		return -1;
 	if (ctx->dry_run)
 		return initdb(ctx, data);
-	if (make_dir(ctx, tmp, 0700) < 0 || initdb(ctx, tmp) < 0)
+	if (create_mkdir(tmp, 0700, ctx->os_user) < 0 || initdb(ctx, tmp) < 0)
 		return -1;
 	/* initdb synced its files; the rename is durable once DIR is synced. */
 	if (rename(tmp, data) != 0)
@@ -568,28 +504,9 @@ ensure_includes(struct create_ctx *ctx, const char *data, int *changed)
 	return rc;
 }
 
-static int
-setup_paths(struct create_ctx *ctx)
+int
+cluster_paths(struct create_ctx *ctx)
 {
-	char abs[PATH_MAX];
-
-	if (mkdir(ctx->local_dir, 0755) != 0 && errno != EEXIST)
-		return pgp_fail("cannot create \"%s\": %s", ctx->local_dir, strerror(errno));
-	if (!realpath(ctx->local_dir, abs))
-		return pgp_fail("cannot resolve \"%s\": %s", ctx->local_dir, strerror(errno));
-	/* The server's OS user must enter DIR; its secrets stay 0600 inside. */
-	if (ctx->os_user) {
-		struct stat st;
-
-		if (stat(abs, &st) == 0 && (st.st_mode & 0005) != 0005 && st.st_uid == geteuid()) {
-			if (chmod(abs, (st.st_mode & 07777) | 0755) != 0)
-				return pgp_fail("cannot open \"%s\" to %s: %s", abs, ctx->os_user, strerror(errno));
-			pgp_info("made %s enterable by %s (mode 0755)", abs, ctx->os_user);
-		}
-	}
-	if (create_path(ctx->local_dir_abs, sizeof(ctx->local_dir_abs), "%s", abs) < 0)
-		return -1;
-	ctx->local_dir = ctx->local_dir_abs;
 	if (create_path(ctx->socket_dir, sizeof(ctx->socket_dir), "%s/run", ctx->local_dir) < 0 ||
 	    create_path(ctx->ca_file, sizeof(ctx->ca_file), "%s/tls/ca.crt", ctx->local_dir) < 0 ||
 	    create_path(ctx->pooler_dir, sizeof(ctx->pooler_dir), "%s/pgbouncer", ctx->local_dir) < 0 ||
@@ -615,7 +532,7 @@ cluster_lock(struct create_ctx *ctx)
 	char path[600];
 	pid_t holder = 0;
 
-	if (setup_paths(ctx) < 0 || create_path(path, sizeof(path), "%s/%s", ctx->local_dir, LOCK_FILE) < 0)
+	if (create_path(path, sizeof(path), "%s/%s", ctx->local_dir, LOCK_FILE) < 0)
 		return PGP_EXIT_FAILED;
 	switch (pgp_lock_try(path, &ctx->lock_fd, &holder)) {
 	case PGP_LOCK_TAKEN:
@@ -635,7 +552,7 @@ make_dirs(struct create_ctx *ctx, int *tls_changed)
 	char path[600];
 
 	if (create_path(path, sizeof(path), "%s/log", ctx->local_dir) < 0 ||
-	    make_dir(ctx, path, 0755) < 0 || make_dir(ctx, ctx->socket_dir, 0755) < 0 ||
+	    create_mkdir(path, 0755, ctx->os_user) < 0 || create_mkdir(ctx->socket_dir, 0755, ctx->os_user) < 0 ||
 	    create_path(path, sizeof(path), "%s/tls", ctx->local_dir) < 0)
 		return -1;
 	if (!tls_complete(path, ctx->os_user) && pending_note(ctx, APPLY_RESTART) < 0)
@@ -681,7 +598,7 @@ write_configs(struct create_ctx *ctx, const char *data, int *conf_changed, int *
 	if (rc < 0 || ensure_includes(ctx, data, conf_changed) < 0 ||
 	    create_path(path, sizeof(path), "%s/conf.d", data) < 0)
 		return -1;
-	if (!ctx->dry_run && make_dir(ctx, path, 0700) < 0)
+	if (!ctx->dry_run && create_mkdir(path, 0700, ctx->os_user) < 0)
 		return -1;
 	if (write_generated(ctx, data, "pg_hba.conf", hba_conf(ctx), hba_changed) < 0 ||
 	    write_generated(ctx, data, "pg_ident.conf", ident_conf(ctx), hba_changed) < 0)
@@ -738,8 +655,14 @@ cluster_prepare(struct create_ctx *ctx)
 	char data[600];
 	int state, conf_changed = 0, hba_changed = 0, tls_changed = 0;
 
-	if (setup_paths(ctx) < 0 || pending_read(ctx) < 0 ||
-	    create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
+	if (create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
+		return -1;
+	/* A dry run makes nothing, DIR included. */
+	if (ctx->dry_run && access(ctx->local_dir, F_OK) != 0) {
+		printf("-- would create %s\n", ctx->local_dir);
+		return make_data(ctx, data);
+	}
+	if (pending_read(ctx) < 0)
 		return -1;
 	if (!ctx->dry_run && make_dirs(ctx, &tls_changed) < 0)
 		return -1;
@@ -765,7 +688,7 @@ cluster_status(struct create_ctx *ctx)
 {
 	char data[600];
 
-	if (setup_paths(ctx) < 0 || create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
+	if (create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0)
 		return -1;
 	if (access(data, F_OK) != 0) {
 		printf("%s: no cluster\n", ctx->local_dir);
@@ -784,10 +707,9 @@ cluster_stop(struct create_ctx *ctx)
 {
 	char data[600], log[600];
 
-	if (setup_paths(ctx) < 0 || create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0 ||
+	if (create_path(data, sizeof(data), "%s/data", ctx->local_dir) < 0 ||
 	    create_path(log, sizeof(log), "%s/log/postgresql.log", ctx->local_dir) < 0)
 		return -1;
-	pooler_stop(ctx);
 	if (access(data, F_OK) != 0 || !is_running(ctx, data)) {
 		pgp_info("%s is not running", ctx->local_dir);
 		return 0;

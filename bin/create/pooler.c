@@ -52,34 +52,19 @@ lookup_function(struct create_ctx *ctx, PGconn *db)
 	return 0;
 }
 
-/* The server's max_connections and superuser_reserved_connections. */
-static int
-server_connections(PGconn *db, int *max_connections, int *reserved)
-{
-	PGresult *res = pgp_conn_query(db, "SELECT current_setting('max_connections')::int,"
-				       " current_setting('superuser_reserved_connections')::int", 0, NULL);
-
-	if (!res)
-		return -1;
-	*max_connections = atoi(PQgetvalue(res, 0, 0));
-	*reserved = atoi(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return 0;
-}
-
 static char *
 ini_text(struct create_ctx *ctx, PGconn *db)
 {
+	struct pgp_pool_input in;
 	struct pgp_pool_sizes sz;
 	char *text = NULL;
 	size_t size;
 	FILE *f;
-	int max_connections, reserved;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (server_connections(db, &max_connections, &reserved) < 0 || !(f = open_memstream(&text, &size)))
+	/* The inputs pgp-tune's --format pgbouncer uses too: the CPUs a process here gets. */
+	if (pgp_pool_input_server(db, "/", &in) < 0 || !(f = open_memstream(&text, &size)))
 		return NULL;
-	pgp_pool_sizes(max_connections, reserved, (int) cpus, &sz);
+	pgp_pool_plan(&in, &sz);
 	fprintf(f, ";; Written by pgp-create: changes here are overwritten on its next run.\n"
 		";; Transaction pooling for %s; sizes follow the server's max_connections (%d).\n"
 		"[databases]\n%s = host=%s port=%s dbname=%s\n\n[pgbouncer]\n"
@@ -93,7 +78,7 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 		"client_tls_sslmode = require\nclient_tls_cert_file = %s/server.crt\n"
 		"client_tls_key_file = %s/server.key\n"
 		"logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
-		ctx->database, max_connections, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
+		ctx->database, in.max_connections, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
 		ctx->pooler_port, ctx->pooler_dir, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_POOLER].name,
 		sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections, sz.max_client_conn,
 		ctx->pooler_tls_dir, ctx->pooler_tls_dir, ctx->pooler_dir, ctx->pooler_dir);
@@ -113,20 +98,12 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 static int
 put(struct create_ctx *ctx, const char *path, const char *text, int *changed)
 {
-	char *old = NULL;
-	uid_t uid;
-	gid_t gid;
-	int same = 0;
+	int differs = create_differs(path, text);
 
-	if (access(path, F_OK) == 0 && pgp_read_file(path, &old, NULL) == 0)
-		same = strcmp(old, text) == 0;
-	free(old);
-	if (same)
-		return 0;
-	if (pgp_atomic_write(path, text, strlen(text), 0600) < 0)
+	if (differs <= 0)
+		return differs;
+	if (create_write(path, text, 0600, ctx->os_user) < 0)
 		return -1;
-	if (ctx->os_user && (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0))
-		return pgp_fail("cannot give \"%s\" to %s", path, ctx->os_user);
 	*changed = 1;
 	return 0;
 }
@@ -150,7 +127,7 @@ static int
 start(struct create_ctx *ctx, int changed)
 {
 	char ini[600], log[600];
-	char *argv[] = {(char *) "pgbouncer", (char *) "-d", ini, NULL};
+	char *argv[] = {ctx->pgbouncer, (char *) "-d", ini, NULL};
 	pid_t pid = running_pid(ctx);
 	int rc;
 
@@ -187,15 +164,8 @@ pooler_setup(struct create_ctx *ctx, PGconn *db)
 		printf("-- would write %s/pgbouncer.ini and userlist.txt\n", ctx->pooler_dir);
 		return 0;
 	}
-	if (mkdir(ctx->pooler_dir, 0700) != 0 && errno != EEXIST)
-		return pgp_fail("cannot create \"%s\": %s", ctx->pooler_dir, strerror(errno));
-	if (ctx->os_user) {
-		uid_t uid;
-		gid_t gid;
-
-		if (pgp_os_user(ctx->os_user, &uid, &gid) < 0 || chown(ctx->pooler_dir, uid, gid) != 0)
-			return pgp_fail("cannot give \"%s\" to %s", ctx->pooler_dir, ctx->os_user);
-	}
+	if (create_mkdir(ctx->pooler_dir, 0700, ctx->os_user) < 0)
+		return -1;
 	/* Server mode: PgBouncer runs on this host, with a local CA of its own. */
 	if (!ctx->local_dir && tls_ensure(ctx->pooler_tls_dir, ctx->os_user, &changed) < 0)
 		return -1;

@@ -9,7 +9,6 @@
  * anything is decided by comparing a snapshot of the relevant catalogs
  * before and after, so "no changes" is a fact, not a guess.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,57 +16,6 @@
 #include "conn.h"
 #include "create.h"
 #include "log.h"
-#include "sql.h"
-
-int
-create_sql(struct create_ctx *ctx, PGconn *conn, const char *shown, const char *fmt, ...)
-{
-	va_list ap;
-	char *stmt;
-	PGresult *res;
-	int rc = 0;
-
-	va_start(ap, fmt);
-	stmt = pgp_sql_vbuild(conn, fmt, ap);
-	va_end(ap);
-	if (!stmt)
-		return -1;
-	if (ctx->dry_run) {
-		printf("%s;\n", shown ? shown : stmt);
-		free(stmt);
-		return 0;
-	}
-	pgp_debug("%s", shown ? shown : stmt);
-	res = PQexec(conn, stmt);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		pgp_error("%s", PQresultErrorMessage(res));
-		pgp_detail("statement: %s", shown ? shown : stmt);
-		if (state && strcmp(state, "42501") == 0)
-			pgp_hint("the admin role \"%s\" (%s) lacks the privilege this statement needs",
-				 ctx->admin_role, ctx->flavour);
-		rc = -1;
-	}
-	PQclear(res);
-	free(stmt);
-	return rc;
-}
-
-/* A one-row, one-column query with up to two text parameters. */
-static char *
-query_value(PGconn *conn, const char *q, const char *p1, const char *p2)
-{
-	const char *params[2] = {p1, p2};
-	PGresult *res = pgp_conn_query(conn, q, p2 ? 2 : p1 ? 1 : 0, params);
-	char *value = NULL;
-
-	if (!res)
-		return NULL;
-	value = strdup(PQntuples(res) && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return value;
-}
 
 /* The roles of our layout as a text[] literal for "= ANY($1)". */
 static void
@@ -114,7 +62,7 @@ cluster_snapshot(struct create_ctx *ctx, PGconn *conn)
 	char roles[1024];
 
 	role_array(ctx, roles, sizeof(roles));
-	return query_value(conn, cluster_snapshot_sql, roles, ctx->database);
+	return create_value(conn, cluster_snapshot_sql, roles, ctx->database);
 }
 
 /* What the admin may do: superuser, a managed service's admin, or less. */
@@ -139,7 +87,7 @@ detect(struct create_ctx *ctx, PGconn *conn)
 static int
 role_exists(PGconn *conn, const char *name, int *exists)
 {
-	char *v = query_value(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", name, NULL);
+	char *v = create_value(conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", name, NULL);
 
 	if (!v)
 		return -1;
@@ -197,7 +145,7 @@ check_password(struct create_ctx *ctx, PGconn *conn, struct role_spec *r)
 		return set_password(ctx, conn, r, 0);
 	if (!ctx->is_superuser)
 		return 0;
-	stored = query_value(conn, "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1",
+	stored = create_value(conn, "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1",
 			     r->name, NULL);
 	if (!stored)
 		return -1;
@@ -283,7 +231,7 @@ static int
 ensure_database(struct create_ctx *ctx, PGconn *conn)
 {
 	const char *owner = ctx->roles[ROLE_OWNER].name;
-	char *found = query_value(conn, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database"
+	char *found = create_value(conn, "SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_catalog.pg_database"
 				  " WHERE datname = $1", ctx->database, NULL);
 	int rc = 0;
 
@@ -344,7 +292,7 @@ extension_hint(const struct create_ctx *ctx, const char *name)
 static int
 ensure_extension(struct create_ctx *ctx, PGconn *conn, const char *name, int optional)
 {
-	char *available = query_value(conn, "SELECT default_version FROM pg_catalog.pg_available_extensions"
+	char *available = create_value(conn, "SELECT default_version FROM pg_catalog.pg_available_extensions"
 				      " WHERE name = $1", name, NULL);
 	int preload = !strcmp(name, "pg_stat_statements") || !strcmp(name, "pgaudit");
 
@@ -363,7 +311,7 @@ ensure_extension(struct create_ctx *ctx, PGconn *conn, const char *name, int opt
 	}
 	free(available);
 	if (preload) {
-		char *libs = query_value(conn, "SELECT current_setting('shared_preload_libraries')", NULL, NULL);
+		char *libs = create_value(conn, "SELECT current_setting('shared_preload_libraries')", NULL, NULL);
 		int loaded = libs && strstr(libs, name) != NULL;
 
 		free(libs);
@@ -480,7 +428,7 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 static int
 backup_rls(struct create_ctx *ctx, PGconn *db)
 {
-	char *rls = query_value(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relrowsecurity)",
+	char *rls = create_value(db, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relrowsecurity)",
 				NULL, NULL);
 	int uses;
 
@@ -500,24 +448,34 @@ backup_rls(struct create_ctx *ctx, PGconn *db)
 	return create_sql(ctx, db, NULL, "ALTER ROLE %I BYPASSRLS", ctx->roles[ROLE_BACKUP].name);
 }
 
-static int
-database_exists(PGconn *conn, const char *name)
+int
+provision_has_database(struct create_ctx *ctx, PGconn *admin)
 {
-	char *v = query_value(conn, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", name, NULL);
-	int exists = v && *v;
+	char *v = create_value(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", ctx->database, NULL);
+	int exists;
 
+	if (!v)
+		return -1;
+	exists = *v != '\0';
 	free(v);
 	return exists;
 }
 
-/* Existing login roles whose password nobody recorded cannot be used. */
-static int
-check_known_passwords(struct create_ctx *ctx, int exists[])
+int
+provision_check(struct create_ctx *ctx, PGconn *admin)
 {
+	if (detect(ctx, admin) < 0)
+		return -1;
+	for (int k = 0; k < ROLE_COUNT; k++)
+		if (ctx->roles[k].wanted && role_exists(admin, ctx->roles[k].name, &ctx->roles[k].exists) < 0)
+			return -1;
+	/* Existing login roles whose password nobody recorded cannot be used. */
 	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++) {
-		if (!ctx->roles[k].wanted || !exists[k] || ctx->roles[k].password_known || ctx->rotate_passwords)
+		const struct role_spec *r = &ctx->roles[k];
+
+		if (!r->wanted || !r->exists || r->password_known || ctx->rotate_passwords)
 			continue;
-		pgp_error("role \"%s\" exists, but %s has no password for it", ctx->roles[k].name, ctx->passfile);
+		pgp_error("role \"%s\" exists, but %s has no password for it", r->name, ctx->passfile);
 		pgp_hint("run again with --rotate-passwords to set new passwords, or give the current one "
 			 "with --password-file %s=FILE", role_kind_names[k]);
 		return -1;
@@ -526,59 +484,56 @@ check_known_passwords(struct create_ctx *ctx, int exists[])
 }
 
 int
-provision(struct create_ctx *ctx, PGconn *admin)
+provision_roles(struct create_ctx *ctx, PGconn *admin)
 {
-	int exists[ROLE_COUNT] = {0}, rc = -1;
-	char *before = NULL, *after = NULL, *db_before = NULL, *db_after = NULL;
-	PGconn *db = NULL;
-
-	if (detect(ctx, admin) < 0)
+	/* What the catalogs were, so "no changes" is a fact (provision_compare). */
+	if (!(ctx->snapshot = cluster_snapshot(ctx, admin)))
 		return -1;
 	for (int k = 0; k < ROLE_COUNT; k++)
-		if (ctx->roles[k].wanted && role_exists(admin, ctx->roles[k].name, &exists[k]) < 0)
+		if (ctx->roles[k].wanted && ensure_role(ctx, admin, &ctx->roles[k], ctx->roles[k].exists) < 0)
 			return -1;
-	if (check_known_passwords(ctx, exists) < 0)
-		return -1;
-	/* Passwords reach the pgpass before the server: see secrets.c. */
-	if (secrets_write_files(ctx) < 0)
-		return -1;
-	if (!(before = cluster_snapshot(ctx, admin)))
-		return -1;
-	for (int k = 0; k < ROLE_COUNT; k++)
-		if (ctx->roles[k].wanted && ensure_role(ctx, admin, &ctx->roles[k], exists[k]) < 0)
-			goto done;
 	if (shape_roles(ctx, admin) < 0 || ensure_database(ctx, admin) < 0)
-		goto done;
-	if (ctx->dry_run && !database_exists(admin, ctx->database)) {
-		printf("-- the database does not exist yet: the statements inside it follow on a real run\n");
-		rc = 0;
-		goto done;
-	}
+		return -1;
+	return 0;
+}
 
-	/* The same admin, inside the application's database. */
-	db = pgp_conn_open(ctx->admin_spec, ctx->database);
-	if (!db)
-		goto done;
-	if (!(db_before = query_value(db, db_snapshot_sql, NULL, NULL)))
-		goto done;
+int
+provision_database(struct create_ctx *ctx, PGconn *db)
+{
+	if (!(ctx->db_snapshot = create_value(db, db_snapshot_sql, NULL, NULL)))
+		return -1;
 	if (shape_database(ctx, db) < 0 || backup_rls(ctx, db) < 0)
-		goto done;
-	if (ctx->pooler && pooler_setup(ctx, db) < 0)
-		goto done;
-	if (!(db_after = query_value(db, db_snapshot_sql, NULL, NULL)) ||
+		return -1;
+	return 0;
+}
+
+int
+provision_compare(struct create_ctx *ctx, PGconn *admin, PGconn *db)
+{
+	char *after = NULL, *db_after = NULL;
+	int rc = -1;
+
+	if (!ctx->snapshot || !ctx->db_snapshot)
+		return pgp_fail("internal error: provision_compare before provision_roles and provision_database");
+	if (!(db_after = create_value(db, db_snapshot_sql, NULL, NULL)) ||
 	    !(after = cluster_snapshot(ctx, admin)))
 		goto done;
-	if (strcmp(before, after) != 0 || strcmp(db_before, db_after) != 0) {
-		pgp_debug("catalogs changed:\n-- before\n%s\n%s\n-- after\n%s\n%s", before, db_before,
-			  after, db_after);
+	if (strcmp(ctx->snapshot, after) != 0 || strcmp(ctx->db_snapshot, db_after) != 0) {
+		pgp_debug("catalogs changed:\n-- before\n%s\n%s\n-- after\n%s\n%s", ctx->snapshot,
+			  ctx->db_snapshot, after, db_after);
 		ctx->changed = 1;
 	}
 	rc = 0;
 done:
-	free(before);
 	free(after);
-	free(db_before);
 	free(db_after);
-	pgp_conn_close(db);
 	return rc;
+}
+
+void
+provision_free(struct create_ctx *ctx)
+{
+	free(ctx->snapshot);
+	free(ctx->db_snapshot);
+	ctx->snapshot = ctx->db_snapshot = NULL;
 }

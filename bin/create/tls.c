@@ -152,20 +152,6 @@ load_ca(const char *key_path, const char *crt_path, EVP_PKEY **key, X509 **cert)
 	return 0;
 }
 
-/* Give a file to the server's OS user (the server refuses a key it cannot read). */
-static int
-give(const char *path, const char *os_user)
-{
-	uid_t uid;
-	gid_t gid;
-
-	if (!os_user)
-		return 0;
-	if (pgp_os_user(os_user, &uid, &gid) < 0 || chown(path, uid, gid) != 0)
-		return pgp_fail("cannot give \"%s\" to %s: %s", path, os_user, strerror(errno));
-	return 0;
-}
-
 static int
 make_server(const char *dir, EVP_PKEY *ca_key, X509 *ca, const char *os_user)
 {
@@ -194,8 +180,8 @@ make_server(const char *dir, EVP_PKEY *ca_key, X509 *ca, const char *os_user)
 	snprintf(crt_path, sizeof(crt_path), "%s/server.crt", dir);
 	/* Key first, given away before the certificate lands: a run killed
 	 * between the steps leaves a pair tls_complete rejects. */
-	if (write_pem(key_path, 0600, key, NULL) < 0 || give(key_path, os_user) < 0 ||
-	    write_pem(crt_path, 0644, NULL, cert) < 0 || give(crt_path, os_user) < 0)
+	if (write_pem(key_path, 0600, key, NULL) < 0 || create_give(key_path, os_user) < 0 ||
+	    write_pem(crt_path, 0644, NULL, cert) < 0 || create_give(crt_path, os_user) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -237,7 +223,8 @@ tls_ensure(const char *dir, const char *os_user, int *changed)
 		return 0;
 	snprintf(ca_key, sizeof(ca_key), "%s/ca.key", dir);
 	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", dir);
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+	/* The server's user enters it for its key, whatever our umask. */
+	if (mkdir(dir, 0755) == 0 ? chmod(dir, 0755) != 0 : errno != EEXIST)
 		return pgp_fail("cannot create \"%s\": %s", dir, strerror(errno));
 	/* make_ca writes the key before the certificate: a certificate means a whole CA. */
 	if (stat(ca_crt, &st) == 0 ? load_ca(ca_key, ca_crt, &key, &ca) : make_ca(ca_key, ca_crt, &key, &ca))

@@ -8,16 +8,26 @@
 #   s3_start                    s3rver behind the strict SigV4 front
 #   at_exit CMD                 cleanup run on exit, failed test or not
 #   as_pg CMD...                run as the postgres OS user when we are root
+#   PG_BINDIR, PGBOUNCER        PostgreSQL's programs and PgBouncer, found as pgp finds them
 #
 # Servers refuse to run as root (initdb, pg_ctl, pgbouncer): as root the
 # helpers run them as "postgres" in short directories under /tmp that
 # postgres owns (a unix socket path must stay under 107 bytes).
 set -u
 : "${PGP_BIN:?run through tests/run or make check}" "${PGP_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${PGP_TESTBIN:=$PGP_SRC/build/obj/tests}"
 PATH=$PGP_BIN:$PATH
-PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
-[ -x "$PG_BINDIR/initdb" ] || PG_BINDIR=$(pg_config --bindir 2>/dev/null || echo /nonexistent)
-export PATH PG_BINDIR
+# PostgreSQL's programs and PgBouncer, found by pgp's own locator
+# (common/pgbin.c): PG_BINDIR when set, else Debian's directory of the
+# newest version installed, else PATH; PgBouncer in /usr/sbin, else PATH.
+pgp_locate() { "$PGP_TESTBIN/unit/test_pgbin" --find "$@" 2>/dev/null; }
+if _found=$(pgp_locate initdb "${PG_BINDIR:-}"); then
+	PG_BINDIR=${_found%/initdb}
+else
+	PG_BINDIR=${PG_BINDIR:-/nonexistent}
+fi
+PGBOUNCER=$(pgp_locate pgbouncer) || PGBOUNCER=
+export PATH PG_BINDIR PGBOUNCER PGP_TESTBIN
 
 _tap_n=0
 _tap_failed=0

@@ -1,13 +1,46 @@
 #!/usr/bin/env bash
-# pgp-create --local against a real PostgreSQL 15: the role layout, the
-# privileges it promises, TLS and pg_hba, secrets kept out of the server
-# log, idempotency, the backup role, UUID v7, and bad input.
+# pgp-create --local against a real PostgreSQL 15: the directory and its
+# parents, the role layout, the privileges it promises, TLS and pg_hba,
+# secrets kept out of the server log, idempotency, the backup role, UUID
+# v7, and bad input.  As root the server runs as postgres, else as us.
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
-dir=$(mktemp -d /tmp/pgpc.XXXXXX)
+base=$(mktemp -d /tmp/pgpc.XXXXXX)
+dir=$base/new/cluster		# its parents do not exist yet
 port=$(free_port)
-at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir'"
+at_exit "rm -rf '$base'"
+at_exit "pgp-create -c /dev/null --local '$dir' --stop"
 create() { pgp-create -c /dev/null --local "$dir" --database shop "$@"; }
+if is_root; then server_user=postgres; else server_user=$(id -un); fi
+
+# Before anything is written: the server's OS user must reach DIR.
+if is_root; then
+	run create --port "$port"
+	is "$RC" 2 "as root, a directory postgres cannot reach is refused"
+	like "$ERR" "postgres cannot reach \"$dir\": \"$base\" is 0700 and belongs to root" "naming the directory in the way"
+	like "$ERR" "hint: choose a directory outside \"$base\"" "and the way out"
+else
+	mkdir "$base/ro" && chmod 555 "$base/ro"
+	run pgp-create -c /dev/null --local "$base/ro/cluster" --database shop --port "$port"
+	is "$RC" 2 "a directory we cannot write in is refused"
+	like "$ERR" "\"$base/ro\" is 0555" "naming the directory in the way"
+	chmod 755 "$base/ro"
+	rmdir "$base/ro"
+fi
+is "$(ls -A "$base")" "" "and nothing is left behind"
+chmod 755 "$base"
+run env PG_BINDIR=/nonexistent pgp-create -c /dev/null --local "$dir" --database shop --port "$port"
+is "$RC" 5 "no PostgreSQL programs: an error"
+like "$ERR" "cannot find pg_ctl in /nonexistent, the configured directory" "naming what was looked for and where"
+is "$(ls -A "$base")" "" "before anything is written"
+run create --port "$port" --dry-run
+is "$RC" 0 "--dry-run on a new directory"
+like "$OUT" "would create $dir" "says it would create it"
+is "$(ls -A "$base")" "" "and creates nothing"
+run pgp-create -c /dev/null --local "$dir" --status
+is "$RC" 3 "--status of a directory that does not exist: exit 3"
+like "$OUT" "no cluster" "no cluster"
+is "$(ls -A "$base")" "" "and it is not made"
 
 run create --port "$port" --extension pgcrypto --format json
 is "$RC" 0 "first run provisions a local cluster"
@@ -22,7 +55,9 @@ is "$(json_get "$OUT" 'd["passfile"]')" "$dir/pgpass" "JSON: absolute passfile"
 unlike "$OUT" "$(cut -d: -f5 "$dir/pgpass" | head -1)" "no password in the output"
 is "$(stat -c %a "$dir/pgpass")" 600 "pgpass is 0600"
 is "$(stat -c %a "$dir/tls/server.key")" 600 "server key is 0600"
-is "$(stat -c %U "$dir/tls/server.key")" postgres "server key belongs to postgres"
+is "$(stat -c %U "$dir/tls/server.key")" "$server_user" "server key belongs to the server's OS user ($server_user)"
+is "$(stat -c %a "$base/new")" 755 "a missing parent is made 0755"
+is "$(stat -c %a "$dir")" 755 "DIR is made 0755 (the server's user enters it)"
 is "$(stat -c %a "$dir/tls/ca.key")" 600 "CA key is 0600"
 
 export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass
@@ -203,9 +238,11 @@ run pgp-create -c "$dir/create.conf" --local "$dir" --database shop --extension 
 	--extension pg_stat_statements --audit --rotate-passwords
 like "$(cat "$dir/log/postgresql.log")" 'AUDIT: SESSION,.*ROLE,ALTER ROLE' "pgaudit records the role changes"
 
-# --status and --stop.
-run pgp-create -c /dev/null --local "$dir" --status
-is "$RC" 0 "--status: running"
+# --status and --stop; pg_ctl found without PG_BINDIR or PATH's help, as
+# pgp finds it (the data directory's version in Debian's directories).
+run env -u PG_BINDIR PATH=/usr/bin:/bin "$PGP_BIN/pgp-create" -c /dev/null --local "$dir" --status
+is "$RC" 0 "--status: running (pg_ctl found by the server's version)"
+[ "$RC" = 0 ] || diag "$ERR"
 run pgp-create -c /dev/null --local "$dir" --stop
 is "$RC" 0 "--stop"
 run pgp-create -c /dev/null --local "$dir" --status

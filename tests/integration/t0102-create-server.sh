@@ -6,9 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
 dir=$(mktemp -d /tmp/pgps.XXXXXX)
-out=$(mktemp -d /tmp/pgpo.XXXXXX)
+obase=$(mktemp -d /tmp/pgpo.XXXXXX)
+out=$obase/creds/shop		# made by pgp-create, parents and all
 port=$(free_port)
-at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir' '$out'"
+at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir' '$obase'"
 
 run pgp-create -c /dev/null --local "$dir" --database base --port "$port"
 is "$RC" 0 "a server to work on"
@@ -26,7 +27,11 @@ run pgp-create -c /dev/null -d "$conn" --database shop --out "$out" --sslrootcer
 is "$RC" 0 "server mode as a CREATEROLE admin"
 [ "$RC" = 0 ] || diag "$ERR"
 is "$(json_get "$OUT" 'd["admin_flavour"]')" rds_superuser "detects the rds_superuser-like admin"
-is "$(json_get "$OUT" 'd["witness"]["ok"]')" true "the witness connected over TLS"
+is "$(json_get "$OUT" 'd["witness"]["ok"]')" true "the witness connected"
+like "$(json_get "$OUT" 'd["witness"]["tls_version"]')" '^TLSv1\.[23]$' "over TLS 1.2+"
+is "$(stat -c %a "$out")" 700 "--out DIR is made 0700"
+is "$(stat -c %a "$obase/creds")" 755 "its missing parent 0755"
+is "$(stat -c %a "$out/pgpass")" 600 "the pgpass in it is 0600"
 is "$(json_get "$OUT" 'd["service_file"]')" "$out/pg_service.conf" "credential files in --out"
 like "$(json_get "$OUT" 'd["uris"]["app"]')" "sslmode=verify-full&sslrootcert=" "URIs verify the server with the given CA"
 is "$(admin -c "SELECT rolsuper FROM pg_roles WHERE rolname = 'master'")" f "the admin is no superuser"

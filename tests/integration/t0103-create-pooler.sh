@@ -4,11 +4,12 @@
 # Local mode starts it; server mode writes its files and says how to.
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
-need pgbouncer "PgBouncer"
+need "$PGBOUNCER" "PgBouncer (Debian's pgbouncer)"
 dir=$(mktemp -d /tmp/pgpb.XXXXXX)
 port=$(free_port)
 pport=$(free_port)
 at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir'"
+if is_root; then server_user=postgres; else server_user=$(id -un); fi
 
 run pgp-create -c /dev/null --local "$dir" --database shop --port "$port" --pooler pgbouncer \
 	--pooler-port "$pport" --format json
@@ -25,13 +26,16 @@ like "$(cat "$ini")" "auth_query = SELECT uname, phash FROM pgbouncer.user_looku
 pool=$(sed -n 's/^default_pool_size = //p' "$ini")
 maxdb=$(sed -n 's/^max_db_connections = //p' "$ini")
 maxconn=$(psql -X -A -t "host=$dir/run port=$port dbname=postgres user=postgres" -c "SHOW max_connections")
-ok "pool sizes fit max_connections ($pool per pool, $maxdb per database, server $maxconn)" -- \
-	[ "$pool" -le "$maxdb" ] && [ "$maxdb" -lt "$maxconn" ]
+reserve=$(sed -n 's/^reserve_pool_size = //p' "$ini")
+ok "a pool and its reserve fit the database's cap ($pool + $reserve <= $maxdb)" -- \
+	[ "$((pool + reserve))" -le "$maxdb" ]
+ok "the cap leaves room for the reserved and direct connections ($maxdb < $maxconn - 3)" -- \
+	[ "$maxdb" -lt "$((maxconn - 3))" ]
 is "$(stat -c %a "$dir/pgbouncer/userlist.txt")" 600 "the auth file is 0600"
-is "$(stat -c %U "$dir/pgbouncer/userlist.txt")" postgres "owned by the user PgBouncer runs as"
+is "$(stat -c %U "$dir/pgbouncer/userlist.txt")" "$server_user" "owned by the user PgBouncer runs as ($server_user)"
 like "$(cat "$dir/pgbouncer/userlist.txt")" '^"shop_pgbouncer" ' "it holds the auth user"
 unlike "$(cat "$dir/pgbouncer/userlist.txt")" "shop_app" "and not the app role"
-is "$(ps -o user= -p "$(cat "$dir/pgbouncer/pgbouncer.pid")")" postgres "PgBouncer runs as postgres, not root"
+is "$(ps -o user= -p "$(cat "$dir/pgbouncer/pgbouncer.pid")")" "$server_user" "PgBouncer runs as $server_user, never root"
 
 export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass
 psql -X -q "service=shop-migrator" -c "CREATE TABLE t (id int)" >/dev/null
@@ -45,7 +49,8 @@ sleep 1
 authpw=$(sed 's/^"[^"]*" "\(.*\)"$/\1/' "$dir/pgbouncer/userlist.txt")
 run env PGPASSWORD="$authpw" psql -X -A -t "host=127.0.0.1 port=$pport dbname=pgbouncer user=shop_pgbouncer sslmode=require" -c "SHOW CLIENTS"
 wait $holder
-like "$OUT" "shop_app\|shop" "SHOW CLIENTS lists the app role's connection"
+# SHOW CLIENTS rows start type|user|database|state.
+like "$OUT" '^C[|]shop_app[|]shop[|]active[|]' "SHOW CLIENTS lists the app role's connection to shop"
 
 run pgp-create -c /dev/null --local "$dir" --database shop --pooler pgbouncer --pooler-port "$pport"
 like "$OUT" "no changes" "a second run changes nothing"
@@ -54,10 +59,11 @@ is "$OUT" 1 "and the pooler still works"
 
 # Server mode: PgBouncer's files and how to start it; the witness goes
 # through it once it answers, directly (with a warning) until then.
-out=$(mktemp -d /tmp/pgpo.XXXXXX)
-chmod 755 "$out"		# PgBouncer runs as postgres and must reach its files
+obase=$(mktemp -d /tmp/pgpo.XXXXXX)
+chmod 755 "$obase"
+out=$obase/out			# pgp-create makes it, enterable by PgBouncer's user
 sport=$(free_port)
-at_exit "rm -rf '$out'"
+at_exit "rm -rf '$obase'"
 at_exit "[ -f '$out/pgbouncer/pgbouncer.pid' ] && kill \$(cat '$out/pgbouncer/pgbouncer.pid')"
 # The operator's part on the server: the pg_hba line pgp-create prints.
 sed -i "/^local .*peer map=pgp/a hostssl  srv  srv_migrator,srv_app,srv_readonly,srv_monitor,srv_backup,srv_pgbouncer  127.0.0.1/32  scram-sha-256" \
@@ -74,13 +80,19 @@ like "$ERR" "warning: PgBouncer does not answer on 127\.0\.0\.1:$sport: the pool
 	"with a warning that the pooled witness was skipped"
 is "$(json_get "$OUT" 'd["witness"]["via"]')" direct "the witness connected directly"
 sini=$out/pgbouncer/pgbouncer.ini
-ok "pgbouncer.ini and userlist.txt are written in --out" -- [ -s "$sini" ] && [ -s "$out/pgbouncer/userlist.txt" ]
+ok "pgbouncer.ini is written in --out" -- [ -s "$sini" ]
+ok "and userlist.txt" -- [ -s "$out/pgbouncer/userlist.txt" ]
+if is_root; then
+	is "$(stat -c %a "$out")" 711 "--out DIR is made 0711: postgres enters it, lists nothing"
+else
+	is "$(stat -c %a "$out")" 700 "--out DIR is made 0700"
+fi
 like "$(cat "$sini")" "client_tls_cert_file = $out/pgbouncer/tls/server\.crt" "with a certificate of its own for clients"
 unlike "$(cat "$sini")" "\(null\)" "and no unset path"
 run srv
 like "$OUT" "pgbouncer -d $sini" "the text output says how to start PgBouncer"
 like "$OUT" "^srv: no changes" "a second run changes nothing"
-as_pg pgbouncer -d "$sini" >/dev/null 2>&1
+as_pg "$PGBOUNCER" -d "$sini" >/dev/null 2>&1
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null; }
 for i in $(seq 200); do answers && break; sleep 0.05; done
 run srv --format json

@@ -12,6 +12,7 @@ need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
 need setsid "setsid (util-linux)"
 need pgrep "pgrep (procps)"
 if is_root && ! id postgres >/dev/null 2>&1; then need no-postgres-user "the postgres OS user"; fi
+if is_root; then server_user=postgres; else server_user=$(id -un); fi
 
 tmp=$(mktemp -d /tmp/pgpf.XXXXXX)
 chmod 755 "$tmp"
@@ -132,11 +133,12 @@ new_dir
 start initdb-start
 kill_group
 is "$BG_RC" 137 "killed at the start of initdb: exit 137"
-ok "no data directory, only the temporary one" -- [ ! -e "$d/data" ] && [ -d "$d/data.pgp-initdb.$BG" ]
+ok "no data directory" -- [ ! -e "$d/data" ]
+ok "only the temporary one" -- [ -d "$d/data.pgp-initdb.$BG" ]
 rm -f "$d/tls/server.key"
 converges "killed before initdb, server key missing"
 like "$NEXT_ERR" "removing .*data\.pgp-initdb.*interrupted" "the leftover temporary directory is removed"
-is "$(stat -c %U:%a "$d/tls/server.key")" postgres:600 "the server key is made again, the server's, 0600"
+is "$(stat -c %U:%a "$d/tls/server.key")" "$server_user:600" "the server key is made again, the server's, 0600"
 create --stop >/dev/null 2>&1
 
 # 2. Killed inside initdb, its directory half made.
@@ -144,9 +146,9 @@ new_dir
 start initdb-half
 kill_group
 is "$BG_RC" 137 "killed inside initdb: exit 137"
-ok "the half-made directory is not the data directory" -- \
-	[ ! -e "$d/data" ] && [ -e "$d/data.pgp-initdb.$BG/PG_VERSION" ] &&
-	[ ! -e "$d/data.pgp-initdb.$BG/global/pg_control" ]
+ok "the half-made directory is not the data directory" -- [ ! -e "$d/data" ]
+ok "it is the temporary one" -- [ -e "$d/data.pgp-initdb.$BG/PG_VERSION" ]
+ok "and half made" -- [ ! -e "$d/data.pgp-initdb.$BG/global/pg_control" ]
 converges "killed inside initdb"
 ok "no temporary directory is left" -- [ -z "$(ls -d "$d"/data.pgp-initdb.* 2>/dev/null)" ]
 create --stop >/dev/null 2>&1
@@ -215,5 +217,6 @@ echo 15 >"$d/data/PG_VERSION"
 run create
 is "$RC" 5 "an incomplete data directory is refused"
 like "$ERR" "data.* is not a complete data directory" "naming it"
-ok "and left as it was" -- [ -e "$d/data/PG_VERSION" ] && [ -d "$d/data/base" ]
+ok "and left as it was" -- [ -e "$d/data/PG_VERSION" ]
+ok "all of it" -- [ -d "$d/data/base" ]
 done_testing
