@@ -125,7 +125,8 @@ pgp_conn_open(const struct pgp_connspec *spec, const char *dbname)
 		keys[n] = "connect_timeout";
 		vals[n++] = timeout;
 	}
-	keys[n] = "application_name";
+	/* A fallback, so that PGAPPNAME or the connection string's own wins. */
+	keys[n] = "fallback_application_name";
 	vals[n++] = pgp_progname();
 	keys[n] = "dbname";
 	vals[n++] = spec->conninfo;

@@ -3,7 +3,8 @@
  * string or URI from -d, a named target from -t (with its service and
  * password files), else the program's default target, else libpq's own
  * defaults (PGHOST, PGSERVICE...).  Every connection has a connect_timeout,
- * application_name = the program, and an empty search_path.
+ * fallback_application_name = the program (PGAPPNAME wins), and an empty
+ * search_path.
  */
 #ifndef PGP_CONN_H
 #define PGP_CONN_H

@@ -117,6 +117,7 @@ int verify_backup(struct backup_ctx *ctx, const char *id);
 int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db);
 
 /* Helpers shared by the modules (dump.c). */
+/* Where PostgreSQL's program name is (common/pgbin.c's order), or NULL (logged). */
 const char *pg_tool(const struct backup_ctx *ctx, const char *name, int server_version);
 
 #endif

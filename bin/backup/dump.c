@@ -25,6 +25,7 @@
 #include "backup.h"
 #include "exitcodes.h"
 #include "json.h"
+#include "pgbin.h"
 #include "log.h"
 #include "spawn.h"
 #include "sql.h"
@@ -49,18 +50,11 @@ struct stream {
 const char *
 pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 {
-	static char path[512];
+	static char path[1024];
+	struct pgp_pgbin where = {NULL, ctx->pg_bindir, NULL, server_version / 10000};
 
-	if (ctx->pg_bindir) {
-		snprintf(path, sizeof(path), "%s/%s", ctx->pg_bindir, name);
-		return path;
-	}
-	/* pg_dump must be at least the server's version. */
-	snprintf(path, sizeof(path), "/usr/lib/postgresql/%d/bin/%s", server_version / 10000, name);
-	if (access(path, X_OK) == 0)
-		return path;
-	snprintf(path, sizeof(path), "/usr/lib/postgresql/15/bin/%s", name);
-	return access(path, X_OK) == 0 ? path : name;
+	/* pg_dump must be at least the server's version: its major's directory first. */
+	return pgp_pgbin_find(&where, name, path, sizeof(path)) == 0 ? path : NULL;
 }
 
 static int
@@ -355,6 +349,8 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dump", version), (char *) "-Fc", (char *) "-Z0",
 			snaparg, (char *) "-d", cc.conninfo, role ? rolearg : NULL, NULL};
 
+		if (!argv[0])
+			goto fail;
 		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
 		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
@@ -371,6 +367,8 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		char *argv[] = {(char *) pg_tool(ctx, "pg_dumpall", version), (char *) "--globals-only",
 			(char *) "--no-role-passwords", (char *) "-d", cc.conninfo, (char *) "-l", (char *) db, NULL};
 
+		if (!argv[0])
+			goto fail;
 		/* pg_dumpall reads globals through the database pg_hba lets us into. */
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, GLOBALS_OBJECT);
 		if (stream_command(ctx, argv, &cc, name, &objs[1], NULL) < 0)

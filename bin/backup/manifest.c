@@ -5,7 +5,6 @@
  * anything else is "unreadable", which the callers report and never act
  * on (prune deletes nothing of such a backup, restore applies nothing).
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,9 +91,10 @@ get_count(struct json_object *o, const char *key, long long *out, char *why, siz
 		return reason(why, whysize, "\"%s\" is missing", key);
 	if (!json_object_is_type(v, json_type_int))
 		return reason(why, whysize, "\"%s\" is not an integer", key);
-	errno = 0;
+	/* json-c clamps what does not fit an int64 to INT64_MAX without a word:
+	 * no real size or count comes near 2^60, so anything there is damage. */
 	*out = json_object_get_int64(v);
-	if (*out < 0 || errno != 0)
+	if (*out < 0 || *out >= MANIFEST_MAX_COUNT)
 		return reason(why, whysize, "\"%s\" is out of range", key);
 	return 0;
 }
@@ -244,6 +244,8 @@ parse_header(struct json_object *root, const char *database, const char *id, str
 	if (!json_object_object_get_ex(comp, "level", &level) || !json_object_is_type(level, json_type_int))
 		return reason(why, whysize, "\"compression\".\"level\" is not an integer");
 	m->compress_level = json_object_get_int(level);
+	if (json_object_get_int64(level) < -131072 || json_object_get_int64(level) > 22)
+		return reason(why, whysize, "\"compression\".\"level\" is out of range");
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #define MANIFEST_FORMAT "pgp-backup/1"
 #define MANIFEST_MAX_OBJECTS 8
 #define MANIFEST_MAX_BYTES (64 * 1024 * 1024)	/* a manifest is small; refuse a huge one */
+#define MANIFEST_MAX_COUNT (1LL << 60)		/* sizes and row counts stay below */
 
 enum object_kind { OBJECT_DUMP, OBJECT_GLOBALS };
 

@@ -292,6 +292,8 @@ start_pg_restore(struct backup_ctx *ctx, PGconn *admin, const char *database, co
 	if (pgp_childconn_write(admin, database, cc) < 0)
 		return NULL;
 	argv[n++] = (char *) pg_tool(ctx, "pg_restore", PQserverVersion(admin));
+	if (!argv[0])
+		return NULL;
 	argv[n++] = (char *) "--exit-on-error";
 	argv[n++] = (char *) "-d";
 	argv[n++] = cc->conninfo;

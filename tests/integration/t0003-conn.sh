@@ -13,6 +13,8 @@ like "$OUT" "search_path=$" "search_path is empty"
 
 run "$probe" -c /dev/null -d "postgresql:///postgres?host=$PGHOST&port=$PGPORT&application_name=mine"
 like "$OUT" "application_name=mine" "a URI works, and may set its own application_name"
+run env PGAPPNAME=fromenv "$probe" -c /dev/null -d "host=$PGHOST port=$PGPORT dbname=postgres"
+like "$OUT" "application_name=fromenv" "a user's PGAPPNAME wins over the program's name (a fallback)"
 
 psql_q -c "CREATE DATABASE other" -c "CREATE ROLE svc_user LOGIN PASSWORD 'pw'"
 run "$probe" -c /dev/null -d "dbname=postgres" --database other

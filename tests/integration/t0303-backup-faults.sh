@@ -48,11 +48,12 @@ a name outside the repository|dump(dict(m, objects=[dict(o, name="../../../../..
 another backup's object|dump(dict(m, objects=[dict(o, name="../%s/dump.pgdump.gz" % OLD) if o["name"].startswith("dump") else o for o in m["objects"]]))
 an object listed twice|dump(dict(m, objects=m["objects"] + m["objects"][:1]))
 rows of the wrong type|dump(dict(m, tables=[dict(x, rows="many") for x in m["tables"]]))
+a size too big for any disk|re.sub(r'("size":\s*)\d+', r'\g<1>99999999999999999999999', t, count=1)
 LIST
 )
 corrupt() {	# corrupt DIR PYEXPR: replace DIR/shop/$new/manifest.json
 	python3 - "$1/shop/$new/manifest.json" "$2" "$old" <<'PY'
-import json, sys
+import json, re, sys
 path, expr, OLD = sys.argv[1:]
 t = open(path).read()
 m = json.loads(t)
@@ -242,6 +243,12 @@ is "$RC" 5 "a repository that cannot be written: exit 5"
 like "$ERR" "the repository $BDIR/notadir/repo cannot be written" "naming it"
 is "$(printf '%s\n' "$ERR" | grep -c 'error:')" 1 "in one error line"
 unlike "$ERR" "pg_dump" "before pg_dump ran"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "and recorded"
+
+printf 'backup = { pg_bindir = "%s/nobin"; };\n' "$BDIR" >"$BDIR/nobin.conf"
+run pgp-backup -c "$BDIR/nobin.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
+is "$RC" 5 "pg_dump not where the config says: exit 5"
+like "$ERR" "cannot find pg_dump in $BDIR/nobin" "naming what was looked for and where"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "and recorded"
 
 done_testing
