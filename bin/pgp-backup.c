@@ -29,9 +29,20 @@ struct opts {
 	struct pgp_common common;
 	const char *subcommand, *id;
 	const char *repo, *endpoint, *region, *role, *state_dir, *from;
-	int compress_level, jobs, clean, no_owner, restore_test, dry_run, no_prune;
+	/* As given (NULL: not given), checked by the config getters with the
+	 * rule of their key, as a PGP_BACKUP_* variable or the file would be. */
+	const char *compress_level, *keep[5];	/* last, daily, weekly, monthly, max age */
+	int jobs, clean, no_owner, restore_test, dry_run, no_prune;
 	int in_place, keep_old, terminate;
-	long long keep[5];		/* last, daily, weekly, monthly, max age: -1 unset */
+};
+
+/* The retention keys and their options, in the order of opts.keep. */
+static const char *const keep_keys[5] = {
+	"backup.keep_last", "backup.keep_daily", "backup.keep_weekly", "backup.keep_monthly",
+	"backup.max_age_days"
+};
+static const char *const keep_options[5] = {
+	"--keep-last", "--keep-daily", "--keep-weekly", "--keep-monthly", "--max-age"
 };
 
 static void
@@ -85,7 +96,7 @@ help(FILE *out)
 		"See pgp-backup(1) and pgp(7).\n");
 }
 
-static void
+static int
 parse_options(int argc, char **argv, struct opts *o)
 {
 	static const char *const formats[] = {"text", "json", NULL};
@@ -115,80 +126,87 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"terminate", no_argument, NULL, OPT_TERMINATE},
 		{NULL, 0, NULL, 0}
 	};
-	int opt, known = 0;
+	int opt, known = 0, rc = PGP_OPT_GO;
+	long long jobs;
 
-	o->compress_level = -1;
-	for (int i = 0; i < 5; i++)
-		o->keep[i] = -1;
 	pgp_opt_init(&o->common, argv, help, formats);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_REPO: o->repo = optarg; break;
 		case OPT_S3_ENDPOINT: o->endpoint = optarg; break;
 		case OPT_S3_REGION: o->region = optarg; break;
 		case OPT_ROLE: o->role = optarg; break;
-		case OPT_COMPRESS_LEVEL:
-			o->compress_level = (int) pgp_opt_int(&o->common, optarg, "--compress-level", 0, 9);
-			break;
+		case OPT_COMPRESS_LEVEL: o->compress_level = optarg; break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
-		case OPT_JOBS: o->jobs = (int) pgp_opt_int(&o->common, optarg, "--jobs", 1, 64); break;
+		case OPT_JOBS:
+			rc = pgp_opt_number(&o->common, optarg, "--jobs", 1, 64, &jobs);
+			o->jobs = (int) jobs;
+			break;
 		case OPT_CLEAN: o->clean = 1; break;
 		case OPT_NO_OWNER: o->no_owner = 1; break;
 		case OPT_RESTORE_TEST: o->restore_test = 1; break;
 		case OPT_DRY_RUN: o->dry_run = 1; break;
 		case OPT_KEEP_LAST: case OPT_KEEP_DAILY: case OPT_KEEP_WEEKLY: case OPT_KEEP_MONTHLY:
 		case OPT_MAX_AGE:
-			o->keep[opt - OPT_KEEP_LAST] = pgp_opt_int(&o->common, optarg, "retention", 0, 100000);
+			o->keep[opt - OPT_KEEP_LAST] = optarg;
 			break;
 		case OPT_NO_PRUNE: o->no_prune = 1; break;
 		case OPT_FROM: o->from = optarg; break;
 		case OPT_IN_PLACE: o->in_place = 1; break;
 		case OPT_KEEP_OLD: o->keep_old = 1; break;
 		case OPT_TERMINATE: o->terminate = 1; break;
-		default: pgp_opt_common(&o->common, opt, optarg);
+		default: rc = pgp_opt_handle(&o->common, opt, optarg);
 		}
 	}
+	if (rc != PGP_OPT_GO)
+		return rc;
 	if (optind >= argc)
-		pgp_usage_error(&o->common, "no subcommand given (backup, list, verify, restore or prune)");
+		return pgp_opt_fail(&o->common, "no subcommand given (backup, list, verify, restore or prune)");
 	o->subcommand = argv[optind++];
 	for (const char *const *s = subcommands; *s; s++)
 		known |= strcmp(*s, o->subcommand) == 0;
 	if (!known)
-		pgp_usage_error(&o->common, "unknown subcommand \"%s\"", o->subcommand);
+		return pgp_opt_fail(&o->common, "unknown subcommand \"%s\"", o->subcommand);
 	if (!strcmp(o->subcommand, "verify") || !strcmp(o->subcommand, "restore")) {
 		if (optind >= argc)
-			pgp_usage_error(&o->common, "%s needs a backup ID or \"latest\"", o->subcommand);
+			return pgp_opt_fail(&o->common, "%s needs a backup ID or \"latest\"", o->subcommand);
 		o->id = argv[optind++];
 	}
 	if (optind < argc)
-		pgp_usage_error(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
-	pgp_opt_finish(&o->common);
+		return pgp_opt_fail(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
+	return pgp_opt_check(&o->common);
 }
 
-/* Command line, else config, else default, for the retention numbers. */
-static long long
-retention(long long given, const struct pgp_conf *conf, const char *key)
+/*
+ * Command line, else environment, else config, else default, every one
+ * checked: a retention number nobody gave is never used (a cron job must
+ * not prune with keep_last = 0 because PGP_BACKUP_KEEP_LAST was "abc").
+ */
+static int
+numbers(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 {
-	long long v = 0;
+	long long *keep[5] = {&ctx->keep_last, &ctx->keep_daily, &ctx->keep_weekly, &ctx->keep_monthly,
+			      &ctx->max_age_days};
+	long long level;
 
-	if (given >= 0)
-		return given;
-	pgp_conf_get_int(conf, key, &v);
-	return v;
+	for (int i = 0; i < 5; i++)
+		if (pgp_conf_int(conf, keep_keys[i], keep_options[i], o->keep[i], keep[i]) < 0)
+			return -1;
+	if (pgp_conf_int(conf, "backup.compress_level", "--compress-level", o->compress_level, &level) < 0)
+		return -1;
+	ctx->compress_level = (int) level;
+	return 0;
 }
 
 static int
 configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 {
-	const char *repo = o->repo, *endpoint = o->endpoint, *region = o->region, *s = NULL;
-	long long v;
+	const char *repo = NULL, *endpoint = NULL, *region = NULL, *s = NULL;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->common = &o->common;
 	ctx->conf = conf;
 	ctx->database = o->common.database;
-	ctx->role = o->role;
-	ctx->state_dir = o->state_dir;
 	ctx->jobs = o->jobs;
 	ctx->clean = o->clean;
 	ctx->no_owner = o->no_owner;
@@ -197,28 +215,20 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	ctx->in_place = o->in_place;
 	ctx->keep_old = o->keep_old;
 	ctx->terminate = o->terminate;
-	if ((!repo && pgp_conf_get_string(conf, "backup.repo", &repo) < 0) ||
-	    (!endpoint && pgp_conf_get_string(conf, "backup.s3_endpoint", &endpoint) < 0) ||
-	    (!region && pgp_conf_get_string(conf, "backup.s3_region", &region) < 0) ||
-	    (!ctx->role && pgp_conf_get_string(conf, "backup.role", &ctx->role) < 0) ||
-	    (!ctx->state_dir && pgp_conf_get_string(conf, "backup.state_dir", &ctx->state_dir) < 0) ||
+	if (pgp_conf_string(conf, "backup.repo", "--repo", o->repo, &repo) < 0 ||
+	    pgp_conf_string(conf, "backup.s3_endpoint", "--s3-endpoint", o->endpoint, &endpoint) < 0 ||
+	    pgp_conf_string(conf, "backup.s3_region", "--s3-region", o->region, &region) < 0 ||
+	    pgp_conf_string(conf, "backup.role", "--role", o->role, &ctx->role) < 0 ||
+	    pgp_conf_string(conf, "backup.state_dir", "--state-dir", o->state_dir, &ctx->state_dir) < 0 ||
 	    pgp_conf_get_string(conf, "backup.pg_bindir", &ctx->pg_bindir) < 0 ||
-	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0)
+	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0 ||
+	    numbers(o, conf, ctx) < 0)
 		return -1;
 	ctx->tmp_dir = s ? s : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	if (!repo)
-		pgp_usage_error(&o->common, "no repository: give --repo or set backup.repo");
-	ctx->compress_level = o->compress_level;
-	if (ctx->compress_level < 0) {
-		if (pgp_conf_get_int(conf, "backup.compress_level", &v) < 0)
-			return -1;
-		ctx->compress_level = v < 0 || v > 9 ? 1 : (int) v;
+	if (!repo) {
+		pgp_opt_fail(&o->common, "no repository: give --repo or set backup.repo");
+		return -1;
 	}
-	ctx->keep_last = retention(o->keep[0], conf, "backup.keep_last");
-	ctx->keep_daily = retention(o->keep[1], conf, "backup.keep_daily");
-	ctx->keep_weekly = retention(o->keep[2], conf, "backup.keep_weekly");
-	ctx->keep_monthly = retention(o->keep[3], conf, "backup.keep_monthly");
-	ctx->max_age_days = retention(o->keep[4], conf, "backup.max_age_days");
 	ctx->prune_after = !o->no_prune;
 	if (o->common.conninfo || o->common.target ||
 	    pgp_conf_get_string(conf, "backup.target", &s) == 1) {
@@ -287,7 +297,8 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	pgp_log_init(argv[0]);
-	parse_options(argc, argv, &o);
+	if ((rc = parse_options(argc, argv, &o)) != PGP_OPT_GO)
+		return rc;
 	/* A reader that died (pg_restore) must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -45,9 +45,13 @@ main(int argc, char **argv)
 
 	pgp_log_init(argv[0]);
 	pgp_opt_init(&common, argv, help, formats);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
-		pgp_opt_common(&common, opt, optarg);
-	pgp_opt_finish(&common);
+	rc = PGP_OPT_GO;
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
+		rc = pgp_opt_handle(&common, opt, optarg);
+	if (rc == PGP_OPT_GO)
+		rc = pgp_opt_check(&common);
+	if (rc != PGP_OPT_GO)
+		return rc;
 
 	rc = pgp_setup(&common, &conf);
 	if (rc == 0)

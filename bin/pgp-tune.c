@@ -26,9 +26,10 @@ enum {
 
 struct opts {
 	struct pgp_common common;
-	const char *memory, *storage, *workload, *data_dir, *sys_root;
-	int cpus, connections, pg_version;
-	double tolerance;		/* fraction; <0: not given */
+	/* As given (NULL: not given); checked by the config getters, which
+	 * apply the same rule to an option, a PGP_TUNE_* variable and the file. */
+	const char *memory, *cpus, *storage, *connections, *workload, *pg_version, *tolerance;
+	const char *data_dir, *sys_root;
 	int explain, apply, check;
 };
 
@@ -70,7 +71,7 @@ help(FILE *out)
 		"See pgp-tune(1) and pgp(7).\n");
 }
 
-static void
+static int
 parse_options(int argc, char **argv, struct opts *o)
 {
 	static const char *const formats[] = {"conf", "sql", "json", "pgbouncer", NULL};
@@ -90,38 +91,35 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"sys-root", required_argument, NULL, OPT_SYS_ROOT},
 		{NULL, 0, NULL, 0}
 	};
-	int opt;
+	int opt, rc = PGP_OPT_GO;
 
-	o->tolerance = -1;
 	pgp_opt_init(&o->common, argv, help, formats);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_MEMORY: o->memory = optarg; break;
-		case OPT_CPUS: o->cpus = (int) pgp_opt_int(&o->common, optarg, "--cpus", 1, 4096); break;
+		case OPT_CPUS: o->cpus = optarg; break;
 		case OPT_STORAGE: o->storage = optarg; break;
-		case OPT_CONNECTIONS:
-			o->connections = (int) pgp_opt_int(&o->common, optarg, "--connections", 5, 262143);
-			break;
+		case OPT_CONNECTIONS: o->connections = optarg; break;
 		case OPT_WORKLOAD: o->workload = optarg; break;
-		case OPT_PG_VERSION:
-			o->pg_version = (int) pgp_opt_int(&o->common, optarg, "--pg-version", 13, 18);
-			break;
+		case OPT_PG_VERSION: o->pg_version = optarg; break;
 		case OPT_EXPLAIN: o->explain = 1; break;
 		case OPT_APPLY: o->apply = 1; break;
 		case OPT_CHECK: o->check = 1; break;
-		case OPT_TOLERANCE:
-			o->tolerance = (double) pgp_opt_int(&o->common, optarg, "--tolerance", 0, 100) / 100.0;
-			break;
+		case OPT_TOLERANCE: o->tolerance = optarg; break;
 		case OPT_DATA_DIR: o->data_dir = optarg; break;
 		case OPT_SYS_ROOT: o->sys_root = optarg; break;
-		default: pgp_opt_common(&o->common, opt, optarg);
+		default: rc = pgp_opt_handle(&o->common, opt, optarg);
 		}
 	}
+	if (rc != PGP_OPT_GO)
+		return rc;
 	if (optind < argc)
-		pgp_usage_error(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
-	pgp_opt_finish(&o->common);
+		return pgp_opt_fail(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
+	if ((rc = pgp_opt_check(&o->common)) != PGP_OPT_GO)
+		return rc;
 	if (o->apply && o->check)
-		pgp_usage_error(&o->common, "--apply and --check cannot be used together");
+		return pgp_opt_fail(&o->common, "--apply and --check cannot be used together");
+	return PGP_OPT_GO;
 }
 
 static int
@@ -133,89 +131,77 @@ lookup_name(const char *const *names, int count, const char *value)
 	return -1;
 }
 
-/* A value from the command line, else the config, else NULL; source set. */
+/* What pgp-tune's JSON calls a source: an option is "given", a PGP_* or the file "config". */
 static const char *
-pick_string(const struct pgp_conf *conf, const char *given, const char *key, const char **source)
+source_name(int src, const char *otherwise)
 {
-	const char *v = NULL;
-
-	if (given) {
-		*source = "given";
-		return given;
-	}
-	if (pgp_conf_get_string(conf, key, &v) == 1) {
-		*source = "config";
-		return v;
-	}
-	return NULL;
+	return src == PGP_CONF_OPTION ? "given" : src == PGP_CONF_ENV || src == PGP_CONF_FILE ? "config"
+		: otherwise;
 }
 
-static long long
-pick_int(const struct pgp_conf *conf, long long given, const char *key, const char **source)
+/*
+ * The inputs the user gave (option, environment, file), all checked
+ * before any connection; what is left is detected later.  -1 on a bad value.
+ */
+static int
+given_inputs(const struct opts *o, const struct pgp_conf *conf, struct tune_inputs *in, double *tolerance)
 {
-	long long v = 0;
+	const char *w = NULL, *st = NULL;
+	long long cpus = 0, conns = 0, version = 0;
+	int src[7];
 
-	if (given) {
-		*source = "given";
-		return given;
-	}
-	if (pgp_conf_get_int(conf, key, &v) == 1 && v > 0) {
-		*source = "config";
-		return v;
-	}
+	memset(in, 0, sizeof(in[0]));
+	src[0] = pgp_conf_size(conf, "tune.memory", "--memory", o->memory, &in->memory_bytes);
+	src[1] = pgp_conf_int(conf, "tune.cpus", "--cpus", o->cpus, &cpus);
+	src[2] = pgp_conf_string(conf, "tune.workload", "--workload", o->workload, &w);
+	src[3] = pgp_conf_string(conf, "tune.storage", "--storage", o->storage, &st);
+	src[4] = pgp_conf_int(conf, "tune.connections", "--connections", o->connections, &conns);
+	src[5] = pgp_conf_int(conf, "tune.pg_version", "--pg-version", o->pg_version, &version);
+	src[6] = pgp_conf_float(conf, "tune.tolerance", "--tolerance", o->tolerance, tolerance);
+	for (int i = 0; i < 7; i++)
+		if (src[i] < 0)
+			return -1;
+	in->memory_source = source_name(src[0], NULL);
+	in->cpus = (int) cpus;
+	in->cpus_source = source_name(src[1], NULL);
+	in->workload = w ? (enum tune_workload) lookup_name(tune_workload_names, TUNE_WL_COUNT, w) : TUNE_WL_WEB;
+	in->workload_source = source_name(src[2], "default");
+	in->storage = st ? (enum tune_storage) lookup_name(tune_storage_names, TUNE_ST_COUNT, st) : TUNE_ST_SSD;
+	in->storage_source = source_name(src[3], NULL);
+	in->connections = (int) conns;
+	in->connections_source = source_name(src[4], "default");
+	in->pg_version = (int) version;
+	in->version_source = source_name(src[5], NULL);
+	*tolerance /= 100.0;
 	return 0;
 }
 
+/* What was not given: from this machine and the server.  -1 on failure. */
 static int
-gather_inputs(struct opts *o, const struct pgp_conf *conf, PGconn *conn, struct tune_inputs *in)
+detect_inputs(const struct opts *o, PGconn *conn, struct tune_inputs *in)
 {
 	const char *root = o->sys_root ? o->sys_root : "/", *s;
-	struct pgp_common *c = &o->common;
 	char data_dir[1024] = "";
 
-	memset(in, 0, sizeof(in[0]));
-	if ((s = pick_string(conf, o->memory, "tune.memory", &in->memory_source))) {
-		if (pgp_parse_size(s, &in->memory_bytes) < 0 || in->memory_bytes < 256ULL << 20)
-			pgp_usage_error(c, "invalid memory size \"%s\" (at least 256MB, e.g. 8GB)", s);
-	}
-	in->cpus = (int) pick_int(conf, o->cpus, "tune.cpus", &in->cpus_source);
-	if (conn && !pgp_host_is_local(PQhost(conn)) && (!in->memory_bytes || !in->cpus))
-		pgp_usage_error(c, "%s is not this machine: give its --memory and --cpus (or tune.memory "
-				"and tune.cpus)", PQhost(conn));
-	if (!in->memory_bytes) {
+	if (!in->memory_source) {
 		if (pgp_sys_memory(root, &in->memory_bytes, &s) < 0)
 			return -1;
 		in->memory_source = "detected";
 		pgp_debug("memory: %llu bytes from %s", in->memory_bytes, s);
 	}
-	if (!in->cpus) {
+	if (!in->cpus_source) {
 		if (pgp_sys_cpus(root, &in->cpus, &s) < 0)
 			return -1;
 		in->cpus_source = "detected";
 		pgp_debug("CPUs: %d from %s", in->cpus, s);
 	}
-
-	in->workload_source = "default";
-	in->workload = WL_WEB;
-	if ((s = pick_string(conf, o->workload, "tune.workload", &in->workload_source))) {
-		int w = lookup_name(workload_names, WL_COUNT, s);
-
-		if (w < 0)
-			pgp_usage_error(c, "invalid workload \"%s\" (web, oltp, dw, desktop or mixed)", s);
-		in->workload = (enum workload) w;
-	}
-	in->connections_source = "default";
-	in->connections = (int) pick_int(conf, o->connections, "tune.connections", &in->connections_source);
-
-	in->version_source = "default";
-	in->pg_version = (int) pick_int(conf, o->pg_version, "tune.pg_version", &in->version_source);
 	if (conn) {
 		struct pgp_server_role who;
 		PGresult *res;
 
 		if (pgp_conn_server_role(conn, &who) < 0)
 			return -1;
-		if (!in->pg_version) {
+		if (!in->version_source) {
 			in->pg_version = who.version_num / 10000;
 			in->version_source = "detected";
 		}
@@ -228,23 +214,17 @@ gather_inputs(struct opts *o, const struct pgp_conf *conf, PGconn *conn, struct 
 		}
 		PQclear(res);
 	}
-	if (!in->pg_version)
+	if (!in->version_source) {
 		in->pg_version = 15;
-
-	in->storage = ST_SSD;
-	in->storage_source = "default";
-	if ((s = pick_string(conf, o->storage, "tune.storage", &in->storage_source))) {
-		int st = lookup_name(storage_names, ST_COUNT, s);
-
-		if (st < 0)
-			pgp_usage_error(c, "invalid storage \"%s\" (ssd, hdd or san)", s);
-		in->storage = (enum storage) st;
-	} else {
+		in->version_source = "default";
+	}
+	if (!in->storage_source) {
 		const char *path = o->data_dir ? o->data_dir : *data_dir ? data_dir : "/";
 		int rot = pgp_sys_path_rotational(root, path);
 
+		in->storage_source = "default";
 		if (rot >= 0) {
-			in->storage = rot ? ST_HDD : ST_SSD;
+			in->storage = rot ? TUNE_ST_HDD : TUNE_ST_SSD;
 			in->storage_source = "detected";
 		}
 		pgp_debug("storage of %s: rotational flag %d", path, rot);
@@ -255,27 +235,20 @@ gather_inputs(struct opts *o, const struct pgp_conf *conf, PGconn *conn, struct 
 /*
  * A server on another machine has hardware we cannot see: refuse before
  * connecting when the connection string names a remote host and the
- * hardware was not given.  (A service's host is checked after connecting.)
+ * hardware was not given.  (A service's host is known only once
+ * connected: checked then.)
  */
 static int
-remote_without_hardware(const struct opts *o, const struct pgp_conf *conf, const struct pgp_connspec *spec)
+remote_without_hardware(const struct tune_inputs *in, const struct pgp_connspec *spec)
 {
 	PQconninfoOption *opts = PQconninfoParse(spec->conninfo, NULL);
-	const char *mem = NULL;
-	long long cpus = 0;
 	int remote = 0;
 
 	for (PQconninfoOption *p = opts; p && p->keyword; p++)
 		if (p->val && (!strcmp(p->keyword, "host") || !strcmp(p->keyword, "hostaddr")))
 			remote |= !pgp_host_is_local(p->val);
 	PQconninfoFree(opts);
-	if (!remote)
-		return 0;
-	if (!o->memory)
-		pgp_conf_get_string(conf, "tune.memory", &mem);
-	if (!o->cpus)
-		pgp_conf_get_int(conf, "tune.cpus", &cpus);
-	return !(o->memory || mem) || !(o->cpus || cpus);
+	return remote && (!in->memory_source || !in->cpus_source);
 }
 
 static int
@@ -284,40 +257,49 @@ run(struct opts *o, const struct pgp_conf *conf)
 	const char *format = o->common.format ? o->common.format : "conf";
 	int wants_server = o->common.conninfo || o->common.target || o->apply || o->check;
 	struct tune_inputs in;
-	struct tune_result *r = calloc(1, sizeof(*r));
+	struct tune_result *r = NULL;
 	struct pgp_connspec spec;
 	PGconn *conn = NULL;
-	double tolerance = o->tolerance;
-	int rc = PGP_EXIT_FAILED;
+	double tolerance = 0;
+	int rc = PGP_EXIT_USAGE;
 
-	if (!r)
-		return PGP_EXIT_FAILED;
-	if (tolerance < 0 && pgp_conf_get_float(conf, "tune.tolerance", &tolerance) == 1)
-		tolerance /= 100.0;
+	/* Every usage and config check before the connection. */
+	if (given_inputs(o, conf, &in, &tolerance) < 0)
+		return PGP_EXIT_USAGE;
 	if (wants_server) {
-		if (pgp_conn_spec(conf, &o->common, "tune.target", &spec) < 0) {
-			rc = PGP_EXIT_USAGE;
-			goto done;
-		}
+		if (pgp_conn_spec(conf, &o->common, "tune.target", &spec) < 0)
+			return PGP_EXIT_USAGE;
 		if ((o->apply || o->check) && !*spec.conninfo && !o->common.target)
-			pgp_usage_error(&o->common, "--apply and --check need a server: -d or -t");
-		if (remote_without_hardware(o, conf, &spec))
-			pgp_usage_error(&o->common, "the target is not this machine: give its --memory and "
-					"--cpus (or tune.memory and tune.cpus)");
+			return pgp_opt_fail(&o->common, "--apply and --check need a server: -d or -t");
+		if (remote_without_hardware(&in, &spec))
+			return pgp_opt_fail(&o->common, "the target is not this machine: give its --memory and "
+					    "--cpus (or tune.memory and tune.cpus)");
+	}
+	if (!(r = calloc(1, sizeof(*r)))) {
+		pgp_error("out of memory");
+		return PGP_EXIT_FAILED;
+	}
+	if (wants_server) {
 		conn = pgp_conn_open(&spec, NULL);
 		if (!conn) {
 			rc = PGP_EXIT_UNREACHABLE;
 			goto done;
 		}
+		if (!pgp_host_is_local(PQhost(conn)) && (!in.memory_source || !in.cpus_source)) {
+			rc = pgp_opt_fail(&o->common, "%s is not this machine: give its --memory and --cpus "
+					  "(or tune.memory and tune.cpus)", PQhost(conn));
+			goto done;
+		}
 	}
-	if (gather_inputs(o, conf, conn, &in) < 0)
+	rc = PGP_EXIT_FAILED;
+	if (detect_inputs(o, conn, &in) < 0)
 		goto done;
-	recommend(&in, r);
-	if (conn && live_fetch(conn, r) < 0)
+	tune_recommend(&in, r);
+	if (conn && tune_live_fetch(conn, r) < 0)
 		goto done;
 
 	if (o->check) {
-		int drifted = live_check(r, tolerance, o->common.verbosity < 0);
+		int drifted = tune_live_check(r, tolerance, o->common.verbosity < 0);
 
 		rc = drifted ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 	} else if (o->apply) {
@@ -331,12 +313,12 @@ run(struct opts *o, const struct pgp_conf *conf)
 			pgp_hint("set them there: pgp-tune -t TARGET --format json lists name, value and unit");
 			goto done;
 		}
-		rc = live_apply(conn, r) < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
+		rc = tune_live_apply(conn, r) < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
 	} else {
-		int out = !strcmp(format, "sql") ? print_sql(&in, r, o->explain)
-			: !strcmp(format, "json") ? print_json(&in, r)
-			: !strcmp(format, "pgbouncer") ? print_pgbouncer(&in, r)
-			: print_conf(&in, r, o->explain);
+		int out = !strcmp(format, "sql") ? tune_print_sql(&in, r, o->explain)
+			: !strcmp(format, "json") ? tune_print_json(&in, r)
+			: !strcmp(format, "pgbouncer") ? tune_print_pgbouncer(&in, r)
+			: tune_print_conf(&in, r, o->explain);
 
 		rc = out < 0 ? PGP_EXIT_FAILED : PGP_EXIT_OK;
 	}
@@ -355,7 +337,8 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	pgp_log_init(argv[0]);
-	parse_options(argc, argv, &o);
+	if ((rc = parse_options(argc, argv, &o)) != PGP_OPT_GO)
+		return rc;
 	rc = pgp_setup(&o.common, &conf);
 	if (rc == 0)
 		rc = run(&o, conf);

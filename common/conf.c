@@ -2,7 +2,9 @@
  * pgp.conf: loading, validation against the key table, and typed getters
  * that apply the environment > file > default precedence.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <math.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -10,19 +12,128 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
+#include "opt.h"
 
 struct pgp_conf {
 	config_t cfg;
 	char *path;		/* NULL when no file was loaded */
 };
 
+/*
+ * The TEXT checks of conf_keys.def.  Each returns 0, or -1 with what is
+ * allowed in buf.
+ */
+
+/* An address with a prefix length, as pg_hba.conf takes it: 10.0.0.0/8, ::1/128. */
+static int
+check_cidr(const char *s, char *buf, size_t size)
+{
+	const char *slash = strchr(s, '/');
+	char addr[64];
+	unsigned char bin[16];
+	char *end;
+	long bits;
+	int v6;
+
+	snprintf(buf, size, "an address with a prefix length, such as 10.0.0.0/8 or ::1/128");
+	if (!slash || (size_t) (slash - s) >= sizeof(addr) || !isdigit((unsigned char) slash[1]))
+		return -1;
+	memcpy(addr, s, (size_t) (slash - s));
+	addr[slash - s] = '\0';
+	v6 = strchr(addr, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1)
+		return -1;
+	errno = 0;
+	bits = strtol(slash + 1, &end, 10);
+	return errno || *end || bits < 0 || bits > (v6 ? 128 : 32) ? -1 : 0;
+}
+
+static int
+all_of(const char *s, const char *first, const char *rest, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= max && strchr(first, s[0]) && strspn(s, rest) == n;
+}
+
+#define LOWER "abcdefghijklmnopqrstuvwxyz"
+#define DIGITS "0123456789"
+
+/* An extension's name as its control file spells it (uuid-ossp, pg_trgm). */
+static int
+check_extension(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "an extension name: letters, digits, _ and -");
+	return all_of(s, LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ" DIGITS "_",
+		      LOWER "ABCDEFGHIJKLMNOPQRSTUVWXYZ" DIGITS "_-", 63) ? 0 : -1;
+}
+
+/* The role names are PREFIX_readonly and so on: 63 bytes at most. */
+static int
+check_role_prefix(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "[a-z_][a-z0-9_]*, at most 51 characters");
+	return all_of(s, LOWER "_", LOWER DIGITS "_", 51) ? 0 : -1;
+}
+
+/* A user name as useradd(8) takes it. */
+static int
+check_os_user(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "a user name: [a-z_][a-z0-9_-]*");
+	return all_of(s, LOWER "_", LOWER DIGITS "_-", 32) ? 0 : -1;
+}
+
+static int
+check_url(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "a URL: http://HOST[:PORT] or https://HOST[:PORT]");
+	if (!strncmp(s, "https://", 8))
+		s += 8;
+	else if (!strncmp(s, "http://", 7))
+		s += 7;
+	else
+		return -1;
+	return *s && *s != '/' && !strpbrk(s, " \t\r\n") ? 0 : -1;
+}
+
+/* Part of every request's signature (SigV4): lower case, digits and -. */
+static int
+check_region(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "a region name such as us-east-1: a-z, 0-9 and -");
+	return all_of(s, LOWER DIGITS, LOWER DIGITS "-", 64) ? 0 : -1;
+}
+
+/*
+ * backup.compress_level: the range of the compressor in use.  Today that
+ * is zlib; a backup.compression key (zstd: -7..22) chooses here.
+ */
+static const char *
+compress_level_range(const struct pgp_conf *conf, long long *lo, long long *hi)
+{
+	(void) conf;
+	*lo = 0;
+	*hi = 9;
+	return "zlib";
+}
+
+#define ANY {PGP_CHECK_ANY, 0, 0, NULL, NULL, NULL}
+#define RANGE(lo, hi) {PGP_CHECK_RANGE, lo, hi, NULL, NULL, NULL}
+#define RANGE_BY(fn) {PGP_CHECK_RANGE_BY, 0, 0, NULL, fn, NULL}
+#define WORDS(...) {PGP_CHECK_WORDS, 0, 0, (const char *const[]) {__VA_ARGS__, NULL}, NULL, NULL}
+#define DURATION(lo, hi) {PGP_CHECK_DURATION, lo, hi, NULL, NULL, NULL}
+#define SIZE(lo, hi) {PGP_CHECK_SIZE, lo, hi, NULL, NULL, NULL}
+#define TEXT(fn) {PGP_CHECK_TEXT, 0, 0, NULL, NULL, fn}
+
 static const struct pgp_conf_key key_table[] = {
-#define PGP_CONF_KEY(path, type, def, flags, desc) {path, type, def, flags, desc},
+#define PGP_CONF_KEY(path, type, def, flags, check, desc) {path, type, def, flags, desc, check},
 #include "conf_keys.def"
 #undef PGP_CONF_KEY
 };
@@ -165,17 +276,331 @@ is_conninfo_key(const struct pgp_conf_key *key)
 }
 
 /*
- * Checks of a value beyond its type.  A connection string must parse as
- * libpq will parse it (the user learns of a typo now, with file and line,
- * not as "cannot connect" later), and it may carry a password.
+ * Values: parsed from text (environment, command line, default) or taken
+ * from the file, then checked against the key's rule.  A bad value is
+ * reported as "WHERE is VALUE[, PROBLEM] (allowed: ...)", WHERE being
+ * "FILE:LINE: key \"K\"", "environment variable PGP_K" or "option --k".
+ */
+struct value {
+	long long n;			/* INT */
+	double d;			/* FLOAT (and INT) */
+	int b;				/* BOOL */
+	const char *s;			/* STRING: WORDS give the table's word */
+	unsigned long long bytes;	/* STRING with SIZE */
+};
+
+static int
+parse_int(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0' && !isspace((unsigned char) *s) ? 0 : -1;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
+		*out = 1;
+	else if (!strcasecmp(s, "false") || !strcasecmp(s, "off") || !strcasecmp(s, "no") || !strcmp(s, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_real(const char *s, double *out)
+{
+	char *end;
+
+	/* strtod also reads "inf", "nan" and hexadecimal: not numbers here. */
+	if (!*s || !strchr("+-.0123456789", *s) || strpbrk(s, "xXnN"))
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno == 0 && end != s && *end == '\0' && isfinite(*out) ? 0 : -1;
+}
+
+int
+pgp_conf_parse_duration(const char *s, double *ms)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {{"us", 0.001}, {"ms", 1}, {"s", 1000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
+	char *end;
+	double v;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	if (!*s || !strchr("+-.0123456789", *s))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || memchr(s, 'x', (size_t) (end - s)) ||
+	    memchr(s, 'X', (size_t) (end - s)))
+		return -1;
+	while (isspace((unsigned char) *end))
+		end++;
+	if (!*end) {
+		*ms = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		size_t ul = strlen(units[i].unit);
+		const char *rest = end + ul;
+
+		if (strncmp(end, units[i].unit, ul) != 0)
+			continue;
+		while (isspace((unsigned char) *rest))
+			rest++;
+		if (*rest)
+			continue;
+		*ms = v * units[i].ms;
+		return 0;
+	}
+	return -1;
+}
+
+/* "256MB", "64TB": the largest unit that divides exactly. */
+static void
+size_text(unsigned long long b, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+	int u = 0;
+
+	while (u < 4 && b && b % 1024 == 0) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%llu%s", b, units[u]);
+}
+
+void
+pgp_conf_allowed(const struct pgp_conf *conf, const struct pgp_conf_key *key, char *buf, size_t size)
+{
+	const struct pgp_conf_check *c = &key->check;
+	char lo[32], hi[32];
+	long long l, h;
+	const char *why;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	switch (c->kind) {
+	case PGP_CHECK_ANY:
+		break;
+	case PGP_CHECK_RANGE:
+		snprintf(buf, size, "%lld..%lld", c->lo, c->hi);
+		break;
+	case PGP_CHECK_RANGE_BY:
+		why = c->range(conf, &l, &h);
+		snprintf(buf, size, "%lld..%lld%s%s", l, h, why ? " for " : "", why ? why : "");
+		break;
+	case PGP_CHECK_WORDS:
+		for (const char *const *w = c->words; *w && n < size; w++)
+			n += (size_t) snprintf(buf + n, size - n, "%s%s", w == c->words ? "" : ", ", *w);
+		break;
+	case PGP_CHECK_DURATION:
+		snprintf(buf, size, "%lld..%lldms, with a unit us, ms, s, min, h or d (no unit: ms)", c->lo, c->hi);
+		break;
+	case PGP_CHECK_SIZE:
+		size_text((unsigned long long) c->lo, lo, sizeof(lo));
+		size_text((unsigned long long) c->hi, hi, sizeof(hi));
+		snprintf(buf, size, "%s..%s, with a unit B, kB, MB, GB or TB", lo, hi);
+		break;
+	case PGP_CHECK_TEXT:
+		(void) c->text("", buf, size);
+		break;
+	}
+}
+
+/* Log "WHERE is SHOWN[, PROBLEM] (allowed: ...)" and return -1. */
+static int
+bad_value(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+	  const char *shown, const char *problem, const char *allowed)
+{
+	char buf[512];
+
+	if (!allowed) {
+		pgp_conf_allowed(conf, key, buf, sizeof(buf));
+		allowed = buf;
+	}
+	return pgp_fail("%s is %s%s%s%s%s%s", where, shown, problem ? ", " : "", problem ? problem : "",
+			*allowed ? " (allowed: " : "", allowed, *allowed ? ")" : "");
+}
+
+static void
+quoted(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "\"%s\"", s);
+}
+
+static int
+check_number(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+	     double v, const char *shown)
+{
+	long long lo = key->check.lo, hi = key->check.hi;
+
+	if (key->check.kind == PGP_CHECK_RANGE_BY)
+		(void) key->check.range(conf, &lo, &hi);
+	else if (key->check.kind != PGP_CHECK_RANGE)
+		return 0;
+	return v < (double) lo || v > (double) hi ? bad_value(conf, key, where, shown, "out of range", NULL) : 0;
+}
+
+/* A string (or one element of a list) against the key's rule. */
+static int
+check_string(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+	     const char *s, struct value *v)
+{
+	const struct pgp_conf_check *c = &key->check;
+	char shown[300], allowed[256];
+	double ms;
+
+	v->s = s;
+	if (!*s && key->type == PGP_CONF_STRING)
+		return 0;	/* unset (look_up) */
+	quoted(s, shown, sizeof(shown));
+	switch (c->kind) {
+	case PGP_CHECK_WORDS:
+		for (const char *const *w = c->words; *w; w++) {
+			if (strcasecmp(*w, s) == 0) {
+				v->s = *w;
+				return 0;
+			}
+		}
+		return bad_value(conf, key, where, shown, NULL, NULL);
+	case PGP_CHECK_DURATION:
+		if (pgp_conf_parse_duration(s, &ms) < 0)
+			return bad_value(conf, key, where, shown, "not a duration", NULL);
+		return ms < (double) c->lo || ms > (double) c->hi
+			? bad_value(conf, key, where, shown, "out of range", NULL) : 0;
+	case PGP_CHECK_SIZE:
+		if (pgp_parse_size(s, &v->bytes) < 0)
+			return bad_value(conf, key, where, shown, "not a size", NULL);
+		return v->bytes < (unsigned long long) c->lo || v->bytes > (unsigned long long) c->hi
+			? bad_value(conf, key, where, shown, "out of range", NULL) : 0;
+	case PGP_CHECK_TEXT:
+		return c->text(s, allowed, sizeof(allowed)) < 0
+			? bad_value(conf, key, where, shown, NULL, allowed) : 0;
+	default:
+		return 0;
+	}
+}
+
+/* A value given as text: the environment, the command line, a default. */
+static int
+from_text(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+	  const char *text, struct value *v)
+{
+	char shown[300];
+
+	quoted(text, shown, sizeof(shown));
+	switch (key->type) {
+	case PGP_CONF_INT:
+		if (parse_int(text, &v->n) < 0)
+			return bad_value(conf, key, where, shown, "not an integer", NULL);
+		v->d = (double) v->n;
+		snprintf(shown, sizeof(shown), "%lld", v->n);
+		return check_number(conf, key, where, v->d, shown);
+	case PGP_CONF_FLOAT:
+		if (parse_real(text, &v->d) < 0)
+			return bad_value(conf, key, where, shown, "not a number", NULL);
+		snprintf(shown, sizeof(shown), "%g", v->d);
+		return check_number(conf, key, where, v->d, shown);
+	case PGP_CONF_BOOL:
+		return parse_bool(text, &v->b) < 0
+			? bad_value(conf, key, where, shown, "not true or false", "true or false") : 0;
+	case PGP_CONF_STRING:
+		return check_string(conf, key, where, text, v);
+	case PGP_CONF_LIST:
+		break;		/* the list getter checks each element */
+	}
+	return 0;
+}
+
+/* A value from the file (of the right type: validate() checked). */
+static int
+from_setting(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+	     const config_setting_t *s, struct value *v)
+{
+	char shown[64];
+
+	switch (key->type) {
+	case PGP_CONF_INT:
+		v->n = config_setting_get_int64(s);
+		v->d = (double) v->n;
+		snprintf(shown, sizeof(shown), "%lld", v->n);
+		return check_number(conf, key, where, v->d, shown);
+	case PGP_CONF_FLOAT:
+		v->d = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+			: (double) config_setting_get_int64(s);
+		snprintf(shown, sizeof(shown), "%g", v->d);
+		return check_number(conf, key, where, v->d, shown);
+	case PGP_CONF_BOOL:
+		v->b = config_setting_get_bool(s);
+		return 0;
+	case PGP_CONF_STRING:
+		return check_string(conf, key, where, config_setting_get_string(s), v);
+	case PGP_CONF_LIST:
+		for (int i = 0; i < config_setting_length(s); i++) {
+			struct value e;
+
+			if (check_string(conf, key, where, config_setting_get_string_elem(s, i), &e) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void
+file_where(const config_setting_t *s, const char *fallback, const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%d: key \"%s\"", source_file(s, fallback), config_setting_source_line(s), path);
+}
+
+/* Each element of a comma-separated list (environment, command line). */
+static int
+check_list_text(const struct pgp_conf *conf, const struct pgp_conf_key *key, const char *where,
+		const char *text)
+{
+	char *copy = strdup(text), *tok, *save = NULL, *p;
+	int rc = 0;
+
+	if (!copy)
+		return pgp_fail("out of memory");
+	for (p = copy; rc == 0 && (tok = strtok_r(p, ",", &save)); p = NULL) {
+		struct value e;
+
+		while (isspace((unsigned char) *tok))
+			tok++;
+		if (*tok)
+			rc = check_string(conf, key, where, tok, &e);
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Checks of a value beyond its type: the key's rule; a connection string
+ * must parse as libpq will parse it (the user learns of a typo now, with
+ * file and line, not as "cannot connect" later), and it may carry a password.
  */
 static int
-check_value(const struct pgp_conf_key *key, const config_setting_t *s, const char *path,
-	    const char *file, struct found_secret *found)
+check_value(const struct pgp_conf *conf, const struct pgp_conf_key *key, const config_setting_t *s,
+	    const char *path, const char *file, struct found_secret *found)
 {
-	char why[512] = "";
+	char why[512] = "", where[700];
+	struct value v;
 	int r = 0;
 
+	file_where(s, file, path, where, sizeof(where));
+	if (from_setting(conf, key, where, s, &v) < 0)
+		return -1;
 	if (is_conninfo_key(key)) {
 		r = pgp_conf_check_conninfo(config_setting_get_string(s), why, sizeof(why));
 		if (r < 0)
@@ -191,12 +616,13 @@ check_value(const struct pgp_conf_key *key, const config_setting_t *s, const cha
 }
 
 /*
- * Walk the tree: every leaf must be a known key of the right type.  Also
- * note whether the file holds a secret, for the permission check.
+ * Walk the tree: every leaf must be a known key of the right type and
+ * keep its rule.  Also note whether the file holds a secret, for the
+ * permission check.
  */
 static int
-validate(const config_setting_t *group, const char *prefix, const char *file,
-	 struct found_secret *found)
+validate(const struct pgp_conf *conf, const config_setting_t *group, const char *prefix,
+	 const char *file, struct found_secret *found)
 {
 	int n = config_setting_length(group);
 
@@ -211,7 +637,7 @@ validate(const config_setting_t *group, const char *prefix, const char *file,
 			if (!is_known_group(path))
 				return pgp_fail("%s:%d: unknown section \"%s\"",
 						source_file(s, file), config_setting_source_line(s), path);
-			if (validate(s, path, file, found) < 0)
+			if (validate(conf, s, path, file, found) < 0)
 				return -1;
 			continue;
 		}
@@ -223,7 +649,31 @@ validate(const config_setting_t *group, const char *prefix, const char *file,
 			return pgp_fail("%s:%d: key \"%s\" must be %s",
 					source_file(s, file), config_setting_source_line(s), path,
 					type_words[key->type]);
-		if (check_value(key, s, path, file, found) < 0)
+		if (check_value(conf, key, s, path, file, found) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Every PGP_* variable that names a key, checked as the file is. */
+static int
+validate_environment(const struct pgp_conf *conf)
+{
+	for (int i = 0; i < NKEYS; i++) {
+		const struct pgp_conf_key *k = &key_table[i];
+		char name[128], where[160];
+		const char *env;
+		struct value v;
+
+		if (strchr(k->path, '*'))
+			continue;
+		pgp_conf_env_name(k->path, name, sizeof(name));
+		env = getenv(name);
+		if (!env || !*env)
+			continue;
+		snprintf(where, sizeof(where), "environment variable %s", name);
+		if (k->type == PGP_CONF_LIST ? check_list_text(conf, k, where, env) < 0
+		    : from_text(conf, k, where, env, &v) < 0)
 			return -1;
 	}
 	return 0;
@@ -301,7 +751,7 @@ pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out)
 	if (open_file(path, must_exist, &fp, &st) < 0)
 		return -1;
 	if (!fp)
-		return 0;
+		return validate_environment(conf);
 	conf->path = strdup(path);
 	parsed = config_read(&conf->cfg, fp);
 	fclose(fp);		/* read only: nothing to lose */
@@ -313,9 +763,10 @@ pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out)
 		return pgp_fail("%s:%d: %s", efile ? efile : path,
 				config_error_line(&conf->cfg), config_error_text(&conf->cfg));
 	}
-	if (validate(config_root_setting(&conf->cfg), "", path, &found) < 0)
+	if (validate(conf, config_root_setting(&conf->cfg), "", path, &found) < 0 ||
+	    check_private(path, &st, &found) < 0)
 		return -1;
-	return check_private(path, &st, &found);
+	return validate_environment(conf);
 }
 
 void
@@ -349,6 +800,7 @@ must_find(const char *key)
 
 /* Where a value comes from: the environment, the file, or the default. */
 struct lookup {
+	const struct pgp_conf_key *key;
 	const char *env;		/* environment string, or NULL */
 	char env_name[128];
 	const config_setting_t *setting;	/* from the file, or NULL */
@@ -361,6 +813,7 @@ look_up(const struct pgp_conf *conf, const char *key, struct lookup *l)
 	const struct pgp_conf_key *k = must_find(key);
 
 	memset(l, 0, sizeof(*l));
+	l->key = k;
 	if (!strchr(k->path, '*')) {
 		pgp_conf_env_name(key, l->env_name, sizeof(l->env_name));
 		l->env = getenv(l->env_name);
@@ -369,104 +822,142 @@ look_up(const struct pgp_conf *conf, const char *key, struct lookup *l)
 	}
 	if (conf && conf->path)
 		l->setting = config_lookup(&conf->cfg, key);
+	/* key = "" is the sample config's way to say "not set", as PGP_KEY= is. */
+	if (l->setting && k->type == PGP_CONF_STRING && !*config_setting_get_string(l->setting))
+		l->setting = NULL;
 	l->def = k->default_value;
+}
+
+/*
+ * The precedence, once: option, environment, file, default; the value
+ * checked wherever it came from.  Returns its source, UNSET or -1.
+ */
+static int
+get_value(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+	  int type_a, int type_b, struct value *v)
+{
+	struct lookup l;
+	char where[700];
+
+	look_up(conf, key, &l);
+	if ((int) l.key->type != type_a && (int) l.key->type != type_b) {
+		fprintf(stderr, "pgp: internal error: key \"%s\" read as the wrong type\n", key);
+		abort();
+	}
+	memset(v, 0, sizeof(*v));
+	if (given) {
+		snprintf(where, sizeof(where), "option %s", opt ? opt : key);
+		return from_text(conf, l.key, where, given, v) < 0 ? -1 : PGP_CONF_OPTION;
+	}
+	if (l.env) {
+		snprintf(where, sizeof(where), "environment variable %s", l.env_name);
+		return from_text(conf, l.key, where, l.env, v) < 0 ? -1 : PGP_CONF_ENV;
+	}
+	if (l.setting) {
+		file_where(l.setting, conf->path, key, where, sizeof(where));
+		return from_setting(conf, l.key, where, l.setting, v) < 0 ? -1 : PGP_CONF_FILE;
+	}
+	if (l.def) {
+		snprintf(where, sizeof(where), "the default of key \"%s\"", key);
+		return from_text(conf, l.key, where, l.def, v) < 0 ? -1 : PGP_CONF_DEFAULT;
+	}
+	return PGP_CONF_UNSET;
+}
+
+int
+pgp_conf_int(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+	     long long *out)
+{
+	struct value v;
+	int src = get_value(conf, key, opt, given, PGP_CONF_INT, PGP_CONF_INT, &v);
+
+	if (src > 0)
+		*out = v.n;
+	return src;
+}
+
+int
+pgp_conf_float(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+	       double *out)
+{
+	struct value v;
+	int src = get_value(conf, key, opt, given, PGP_CONF_FLOAT, PGP_CONF_INT, &v);
+
+	if (src > 0)
+		*out = v.d;
+	return src;
+}
+
+int
+pgp_conf_bool(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+	      int *out)
+{
+	struct value v;
+	int src = get_value(conf, key, opt, given, PGP_CONF_BOOL, PGP_CONF_BOOL, &v);
+
+	if (src > 0)
+		*out = v.b;
+	return src;
+}
+
+int
+pgp_conf_string(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+		const char **out)
+{
+	struct value v;
+	int src = get_value(conf, key, opt, given, PGP_CONF_STRING, PGP_CONF_STRING, &v);
+
+	if (src > 0)
+		*out = v.s;
+	return src;
+}
+
+int
+pgp_conf_size(const struct pgp_conf *conf, const char *key, const char *opt, const char *given,
+	      unsigned long long *out)
+{
+	struct value v;
+	int src;
+
+	if (must_find(key)->check.kind != PGP_CHECK_SIZE) {
+		fprintf(stderr, "pgp: internal error: key \"%s\" is not a size\n", key);
+		abort();
+	}
+	src = get_value(conf, key, opt, given, PGP_CONF_STRING, PGP_CONF_STRING, &v);
+	if (src > 0)
+		*out = v.bytes;
+	return src;
+}
+
+/* The getters without a command line: 1 found, 0 unset, -1 bad. */
+static int
+found(int src)
+{
+	return src < 0 ? -1 : src > 0;
 }
 
 int
 pgp_conf_get_string(const struct pgp_conf *conf, const char *key, const char **out)
 {
-	struct lookup l;
-
-	look_up(conf, key, &l);
-	if (l.env)
-		*out = l.env;
-	else if (l.setting)
-		*out = config_setting_get_string(l.setting);
-	else if (l.def)
-		*out = l.def;
-	else
-		return 0;
-	return 1;
-}
-
-static int
-parse_int(const char *s, long long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return errno == 0 && end != s && *end == '\0' ? 0 : -1;
-}
-
-static int
-parse_bool(const char *s, int *out)
-{
-	if (!strcasecmp(s, "true") || !strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1"))
-		*out = 1;
-	else if (!strcasecmp(s, "false") || !strcasecmp(s, "off") || !strcasecmp(s, "no") || !strcmp(s, "0"))
-		*out = 0;
-	else
-		return -1;
-	return 0;
+	return found(pgp_conf_string(conf, key, NULL, NULL, out));
 }
 
 int
 pgp_conf_get_int(const struct pgp_conf *conf, const char *key, long long *out)
 {
-	struct lookup l;
-
-	look_up(conf, key, &l);
-	if (l.env) {
-		if (parse_int(l.env, out) < 0)
-			return pgp_fail("environment variable %s: \"%s\" is not an integer", l.env_name, l.env);
-	} else if (l.setting)
-		*out = config_setting_get_int64(l.setting);
-	else if (l.def)
-		(void) parse_int(l.def, out);
-	else
-		return 0;
-	return 1;
+	return found(pgp_conf_int(conf, key, NULL, NULL, out));
 }
 
 int
 pgp_conf_get_bool(const struct pgp_conf *conf, const char *key, int *out)
 {
-	struct lookup l;
-
-	look_up(conf, key, &l);
-	if (l.env) {
-		if (parse_bool(l.env, out) < 0)
-			return pgp_fail("environment variable %s: \"%s\" is not true or false", l.env_name, l.env);
-	} else if (l.setting)
-		*out = config_setting_get_bool(l.setting);
-	else if (l.def)
-		(void) parse_bool(l.def, out);
-	else
-		return 0;
-	return 1;
+	return found(pgp_conf_bool(conf, key, NULL, NULL, out));
 }
 
 int
 pgp_conf_get_float(const struct pgp_conf *conf, const char *key, double *out)
 {
-	struct lookup l;
-	char *end;
-
-	look_up(conf, key, &l);
-	if (l.env) {
-		*out = strtod(l.env, &end);
-		if (end == l.env || *end)
-			return pgp_fail("environment variable %s: \"%s\" is not a number", l.env_name, l.env);
-	} else if (l.setting) {
-		*out = config_setting_type(l.setting) == CONFIG_TYPE_FLOAT
-			? config_setting_get_float(l.setting)
-			: (double) config_setting_get_int64(l.setting);
-	} else if (l.def)
-		*out = strtod(l.def, NULL);
-	else
-		return 0;
-	return 1;
+	return found(pgp_conf_float(conf, key, NULL, NULL, out));
 }
 
 /* Split a comma-separated string (environment or default) into a list. */
@@ -484,6 +975,7 @@ split_list(const char *s, char **storage)
 	if (!list || !*storage) {
 		free(list);
 		free(*storage);
+		*storage = NULL;
 		return NULL;
 	}
 	n = 0;
@@ -500,35 +992,76 @@ split_list(const char *s, char **storage)
 static char *env_list_storage[16];
 
 int
-pgp_conf_get_list(const struct pgp_conf *conf, const char *key, const char ***out)
+pgp_conf_list(const struct pgp_conf *conf, const char *key, const char *opt,
+	      const char *const *given, const char ***out)
 {
 	struct lookup l;
 	const char *src = NULL;
+	char where[700];
+	int source;
 
 	look_up(conf, key, &l);
-	if (l.env)
-		src = l.env;
-	else if (l.setting) {
-		int n = config_setting_length(l.setting);
-		const char **list = calloc((size_t) n + 1, sizeof(*list));
+	if (l.key->type != PGP_CONF_LIST) {
+		fprintf(stderr, "pgp: internal error: key \"%s\" is not a list\n", key);
+		abort();
+	}
+	if (given && *given) {
+		size_t n = 0;
+		const char **list;
 
-		if (!list)
+		snprintf(where, sizeof(where), "option %s", opt ? opt : key);
+		while (given[n])
+			n++;
+		for (size_t i = 0; i < n; i++) {
+			struct value e;
+
+			if (check_string(conf, l.key, where, given[i], &e) < 0)
+				return -1;
+		}
+		if (!(list = calloc(n + 1, sizeof(*list))))
+			return pgp_fail("out of memory");
+		memcpy(list, given, n * sizeof(*list));
+		*out = list;
+		return PGP_CONF_OPTION;
+	}
+	if (l.env) {
+		snprintf(where, sizeof(where), "environment variable %s", l.env_name);
+		if (check_list_text(conf, l.key, where, l.env) < 0)
+			return -1;
+		src = l.env;
+		source = PGP_CONF_ENV;
+	} else if (l.setting) {
+		int n = config_setting_length(l.setting);
+		const char **list;
+		struct value v;
+
+		file_where(l.setting, conf->path, key, where, sizeof(where));
+		if (from_setting(conf, l.key, where, l.setting, &v) < 0)
+			return -1;
+		if (!(list = calloc((size_t) n + 1, sizeof(*list))))
 			return pgp_fail("out of memory");
 		for (int i = 0; i < n; i++)
 			list[i] = config_setting_get_string_elem(l.setting, i);
 		*out = list;
-		return 1;
-	} else if (l.def)
+		return PGP_CONF_FILE;
+	} else if (l.def) {
 		src = l.def;
-	else
-		return 0;
+		source = PGP_CONF_DEFAULT;
+	} else
+		return PGP_CONF_UNSET;
 	for (size_t i = 0; i < sizeof(env_list_storage) / sizeof(env_list_storage[0]); i++) {
 		if (!env_list_storage[i]) {
 			*out = split_list(src, &env_list_storage[i]);
-			return *out ? 1 : pgp_fail("out of memory");
+			return *out ? source : pgp_fail("out of memory");
 		}
 	}
 	return pgp_fail("too many list settings read from the environment");
+}
+
+int
+pgp_conf_get_list(const struct pgp_conf *conf, const char *key, const char ***out)
+{
+	return found(pgp_conf_list(conf, key, NULL, NULL, out));
 }
 
 int

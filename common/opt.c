@@ -26,105 +26,161 @@ pgp_opt_init(struct pgp_common *c, char **argv, void (*help)(FILE *),
 	opterr = 0;
 }
 
-void
-pgp_usage_error(const struct pgp_common *c, const char *fmt, ...)
+static int
+vfail(const struct pgp_common *c, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char buf[1024];
 
-	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	pgp_error("%s", buf);
 	fprintf(stderr, "Try \"%s --help\" for more information.\n", pgp_progname());
-	exit(c->usage_exit);
+	return c->usage_exit;
 }
 
-static void
+int
+pgp_opt_fail(const struct pgp_common *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vfail(c, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
 check_format(const struct pgp_common *c, const char *arg)
 {
 	char allowed[256] = "";
 
 	if (!c->formats)
-		pgp_usage_error(c, "%s has no --format option", pgp_progname());
+		return pgp_opt_fail(c, "%s has no --format option", pgp_progname());
 	for (const char *const *f = c->formats; *f; f++) {
 		size_t len = strlen(allowed);
 
 		if (strcmp(*f, arg) == 0)
-			return;
+			return PGP_OPT_GO;
 		snprintf(allowed + len, sizeof(allowed) - len, "%s%s", len ? ", " : "", *f);
 	}
-	pgp_usage_error(c, "invalid --format \"%s\" (expected one of: %s)", arg, allowed);
+	return pgp_opt_fail(c, "invalid --format \"%s\" (expected one of: %s)", arg, allowed);
 }
 
 int
-pgp_opt_common(struct pgp_common *c, int opt, const char *arg)
+pgp_opt_handle(struct pgp_common *c, int opt, const char *arg)
 {
+	int printable = optopt > 0 && optopt < 0x100 && isprint(optopt);
+
 	switch (opt) {
 	case 'd':
 		c->conninfo = arg;
-		return 1;
+		return PGP_OPT_GO;
 	case 't':
 		c->target = arg;
-		return 1;
+		return PGP_OPT_GO;
 	case 'c':
 		c->config_path = arg;
-		return 1;
+		return PGP_OPT_GO;
 	case 'q':
 		c->verbosity = -1;
-		return 1;
+		return PGP_OPT_GO;
 	case 'v':
 		c->verbosity = c->verbosity < 0 ? 1 : c->verbosity + 1;
-		return 1;
+		return PGP_OPT_GO;
 	case PGP_OPT_FORMAT:
-		check_format(c, arg);
 		c->format = arg;
-		return 1;
+		return check_format(c, arg);
 	case PGP_OPT_DATABASE:
 		c->database = arg;
-		return 1;
+		return PGP_OPT_GO;
 	case PGP_OPT_HELP:
 		c->help(stdout);
-		exit(PGP_EXIT_OK);
+		return fflush(stdout) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
 	case PGP_OPT_VERSION:
 		printf("%s (pgp) %s\n", pgp_progname(), PGP_VERSION);
-		exit(PGP_EXIT_OK);
-	case '?':
-		/* getopt_long leaves an unknown long option at argv[optind - 1]. */
-		if (optopt > 0 && optopt < 0x100 && isprint(optopt))
-			pgp_usage_error(c, "invalid option -%c", optopt);
-		pgp_usage_error(c, "invalid option \"%s\"", c->argv[optind - 1]);
+		return fflush(stdout) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
 	case ':':
-		if (optopt > 0 && optopt < 0x100 && isprint(optopt))
-			pgp_usage_error(c, "option -%c needs a value", optopt);
-		pgp_usage_error(c, "option \"%s\" needs a value", c->argv[optind - 1]);
+		if (printable)
+			return pgp_opt_fail(c, "option -%c needs a value", optopt);
+		return pgp_opt_fail(c, "option \"%s\" needs a value", c->argv[optind - 1]);
+	default:
+		/* getopt_long leaves an unknown long option at argv[optind - 1]. */
+		if (printable)
+			return pgp_opt_fail(c, "invalid option -%c", optopt);
+		return pgp_opt_fail(c, "invalid option \"%s\"", c->argv[optind - 1]);
 	}
-	return 0;
 }
 
-void
-pgp_opt_finish(struct pgp_common *c)
+int
+pgp_opt_check(struct pgp_common *c)
 {
 	if (c->conninfo && c->target)
-		pgp_usage_error(c, "-d/--conninfo and -t/--target cannot be used together");
+		return pgp_opt_fail(c, "-d/--conninfo and -t/--target cannot be used together");
 	if (c->database && !*c->database)
-		pgp_usage_error(c, "--database needs a name");
+		return pgp_opt_fail(c, "--database needs a name");
 	pgp_log_set_verbosity(c->verbosity);
+	return PGP_OPT_GO;
 }
 
-long long
-pgp_opt_int(const struct pgp_common *c, const char *arg, const char *optname,
-	    long long min, long long max)
+int
+pgp_opt_number(const struct pgp_common *c, const char *arg, const char *optname,
+	       long long min, long long max, long long *out)
 {
 	char *end;
 	long long v;
 
 	errno = 0;
 	v = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end)
-		pgp_usage_error(c, "invalid value \"%s\" for option %s", arg, optname);
+	if (errno || end == arg || *end || isspace((unsigned char) *arg))
+		return pgp_opt_fail(c, "invalid value \"%s\" for option %s (allowed: %lld..%lld)", arg,
+				    optname, min, max);
 	if (v < min || v > max)
-		pgp_usage_error(c, "%s must be in range %lld..%lld", optname, min, max);
+		return pgp_opt_fail(c, "%s must be in range %lld..%lld", optname, min, max);
+	*out = v;
+	return PGP_OPT_GO;
+}
+
+/* The transitional exiting forms (opt.h). */
+void
+pgp_usage_error(const struct pgp_common *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vfail(c, fmt, ap);
+	va_end(ap);
+	exit(rc);
+}
+
+int
+pgp_opt_common(struct pgp_common *c, int opt, const char *arg)
+{
+	int rc = pgp_opt_handle(c, opt, arg);
+
+	if (rc != PGP_OPT_GO)
+		exit(rc);
+	return 1;
+}
+
+void
+pgp_opt_finish(struct pgp_common *c)
+{
+	int rc = pgp_opt_check(c);
+
+	if (rc != PGP_OPT_GO)
+		exit(rc);
+}
+
+long long
+pgp_opt_int(const struct pgp_common *c, const char *arg, const char *optname,
+	    long long min, long long max)
+{
+	long long v = 0;
+	int rc = pgp_opt_number(c, arg, optname, min, max, &v);
+
+	if (rc != PGP_OPT_GO)
+		exit(rc);
 	return v;
 }
 

@@ -8,8 +8,8 @@
  *   --format FORMAT           where the output is data
  *   --help, --version
  * A program lists PGP_COMMON_OPTIONS in its long option table, passes
- * every option it does not know itself to pgp_opt_common(), then calls
- * pgp_opt_finish().
+ * every option it does not know itself to pgp_opt_handle(), then calls
+ * pgp_opt_check(); each returns PGP_OPT_GO or the status to exit with.
  */
 #ifndef PGP_OPT_H
 #define PGP_OPT_H
@@ -52,25 +52,51 @@ struct pgp_common {
 	char **argv;			/* for naming an unknown option */
 };
 
+/*
+ * Option parsers return a status to main, which alone calls exit():
+ * PGP_OPT_GO to go on, anything else is the status main returns (0
+ * after --help and --version, the usage status after an error).
+ */
+#define PGP_OPT_GO (-1)
+
 /* Initialise with the program's help function and accepted formats. */
 void pgp_opt_init(struct pgp_common *c, char **argv, void (*help)(FILE *),
 		  const char *const *formats);
 
 /*
- * Handle one getopt_long result that is a common option.  Exits for
- * --help (0), --version (0) and unknown options (usage error).  Returns 1
- * when handled, 0 when opt is not a common option.
+ * Handle one getopt_long result that is not the program's own: a common
+ * option, --help, --version, an unknown option or a missing value.
+ * Returns PGP_OPT_GO or the status main returns.
  */
-int pgp_opt_common(struct pgp_common *c, int opt, const char *arg);
+int pgp_opt_handle(struct pgp_common *c, int opt, const char *arg);
 
 /* After the loop: check conflicts (-d with -t), set verbosity. */
-void pgp_opt_finish(struct pgp_common *c);
+int pgp_opt_check(struct pgp_common *c);
 
-/* Print "prog: error: ..." and the --help pointer, exit with usage_exit. */
+/*
+ * Print "prog: error: ..." and the --help pointer; returns the usage
+ * status (c->usage_exit) for the parser to return.
+ */
+int pgp_opt_fail(const struct pgp_common *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * An integer option value in [min, max] into *out (for options without a
+ * config key; those go through pgp_conf_int).  PGP_OPT_GO, or the usage
+ * status after the message.
+ */
+int pgp_opt_number(const struct pgp_common *c, const char *arg, const char *optname,
+		   long long min, long long max, long long *out);
+
+/*
+ * Transitional, for parsers that do not return a status yet (pgp-create,
+ * tests/tools/conn-probe): the same, but they exit.  Remove with the last
+ * caller.
+ */
+int pgp_opt_common(struct pgp_common *c, int opt, const char *arg);
+void pgp_opt_finish(struct pgp_common *c);
 void pgp_usage_error(const struct pgp_common *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
-
-/* Parse an integer option value in [min, max]; usage error otherwise. */
 long long pgp_opt_int(const struct pgp_common *c, const char *arg, const char *optname,
 		      long long min, long long max);
 

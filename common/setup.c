@@ -36,9 +36,10 @@ pgp_setup(const struct pgp_common *c, struct pgp_conf **conf)
 		return c->usage_exit;
 	if (pgp_conf_load(path, must_exist, conf) < 0)
 		return c->usage_exit;
-	if (pgp_conf_get_bool(*conf, "log.syslog", &use_syslog) < 0 ||
-	    pgp_conf_get_string(*conf, "log.syslog_facility", &facility) < 0 ||
-	    pgp_conf_get_string(*conf, "log.syslog_level", &level_name) < 0)
+	/* The loader checked every value: these cannot fail but by a bug. */
+	if (pgp_conf_bool(*conf, "log.syslog", NULL, NULL, &use_syslog) < 0 ||
+	    pgp_conf_string(*conf, "log.syslog_facility", NULL, NULL, &facility) < 0 ||
+	    pgp_conf_string(*conf, "log.syslog_level", NULL, NULL, &level_name) < 0)
 		return c->usage_exit;
 	if (!use_syslog)
 		return 0;

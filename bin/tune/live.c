@@ -27,20 +27,8 @@ name_array(const struct tune_result *r, char *buf, size_t size)
 	snprintf(buf + n, size - n, "}");
 }
 
-static void
-describe_current(struct setting *s, const char *setting, const char *unit)
-{
-	if (s->kind == VK_BYTES) {
-		format_bytes((unsigned long long) live_number(setting, unit, VK_BYTES), s->current,
-			     sizeof(s->current));
-	} else if (s->kind == VK_MS && strcmp(setting, "0") != 0) {
-		snprintf(s->current, sizeof(s->current), "%s%s", setting, unit ? unit : "");
-	} else
-		snprintf(s->current, sizeof(s->current), "%s", setting);
-}
-
 int
-live_fetch(PGconn *conn, struct tune_result *r)
+tune_live_fetch(PGconn *conn, struct tune_result *r)
 {
 	char names[2048];
 	const char *params[1] = {names};
@@ -53,7 +41,7 @@ live_fetch(PGconn *conn, struct tune_result *r)
 	if (!res)
 		return -1;
 	for (int i = 0; i < r->count; i++) {
-		struct setting *s = &r->settings[i];
+		struct tune_setting *s = &r->settings[i];
 		int found = 0;
 
 		for (int row = 0; row < PQntuples(res); row++) {
@@ -62,10 +50,11 @@ live_fetch(PGconn *conn, struct tune_result *r)
 			found = 1;
 			s->has_current = 1;
 			snprintf(s->live, sizeof(s->live), "%s", PQgetvalue(res, row, 1));
-			s->live_number = live_number(s->live, PQgetisnull(res, row, 2) ? NULL
+			s->live_number = tune_live_number(s->live, PQgetisnull(res, row, 2) ? NULL
 						     : PQgetvalue(res, row, 2), s->kind);
-			describe_current(s, PQgetvalue(res, row, 1),
-					 PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2));
+			tune_describe_live(PQgetvalue(res, row, 1),
+					   PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2), s->kind,
+					   s->current, sizeof(s->current));
 			s->unit = PQgetisnull(res, row, 2) ? NULL : s->unit;
 			s->pending_restart = PQgetvalue(res, row, 3)[0] == 't';
 		}
@@ -81,9 +70,9 @@ live_fetch(PGconn *conn, struct tune_result *r)
 
 /* Is the live value within tolerance of the wanted one? */
 static int
-within(const struct setting *s, double tolerance)
+within(const struct tune_setting *s, double tolerance)
 {
-	if (s->kind == VK_TEXT) {
+	if (s->kind == TUNE_VK_TEXT) {
 		/* "on" is what pg_settings calls pglz for wal_compression. */
 		if (!strcmp(s->name, "wal_compression") && !strcmp(s->value, "on"))
 			return !strcasecmp(s->live, "on") || !strcasecmp(s->live, "pglz");
@@ -96,12 +85,12 @@ within(const struct setting *s, double tolerance)
 
 /* Compare the values live_fetch read; the number of drifted settings. */
 int
-live_check(const struct tune_result *r, double tolerance, int quiet)
+tune_live_check(const struct tune_result *r, double tolerance, int quiet)
 {
 	int drifted = 0;
 
 	for (int i = 0; i < r->count; i++) {
-		const struct setting *s = &r->settings[i];
+		const struct tune_setting *s = &r->settings[i];
 
 		if (!s->has_current || within(s, tolerance))
 			continue;
@@ -118,7 +107,7 @@ live_check(const struct tune_result *r, double tolerance, int quiet)
 }
 
 int
-live_apply(PGconn *conn, struct tune_result *r)
+tune_live_apply(PGconn *conn, struct tune_result *r)
 {
 	PGresult *res;
 	int waiting = 0;

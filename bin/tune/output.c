@@ -16,11 +16,11 @@ header(const struct tune_inputs *in, const struct tune_result *r, const char *c)
 {
 	char mem[32];
 
-	format_bytes(in->memory_bytes - in->memory_bytes % (1024 * 1024), mem, sizeof(mem));
+	tune_format_bytes(in->memory_bytes - in->memory_bytes % (1024 * 1024), mem, sizeof(mem));
 	printf("%s Written by pgp-tune %s for PostgreSQL %d: %s RAM (%s), %d CPUs (%s),\n", c,
 	       PGP_VERSION, in->pg_version, mem, in->memory_source, in->cpus, in->cpus_source);
-	printf("%s %s storage (%s), %s workload (%s)", c, storage_names[in->storage],
-	       in->storage_source, workload_names[in->workload], in->workload_source);
+	printf("%s %s storage (%s), %s workload (%s)", c, tune_storage_names[in->storage],
+	       in->storage_source, tune_workload_names[in->workload], in->workload_source);
 	if (in->connections > 0)
 		printf(", %d connections (%s)", in->connections, in->connections_source);
 	printf(".\n");
@@ -36,12 +36,12 @@ warn_stderr(const struct tune_result *r)
 }
 
 int
-print_conf(const struct tune_inputs *in, const struct tune_result *r, int explain)
+tune_print_conf(const struct tune_inputs *in, const struct tune_result *r, int explain)
 {
 	header(in, r, "#");
 	printf("# Settings marked (restart) take effect only after a restart.\n\n");
 	for (int i = 0; i < r->count; i++) {
-		const struct setting *s = &r->settings[i];
+		const struct tune_setting *s = &r->settings[i];
 
 		if (explain)
 			printf("# %s\n", s->reason);
@@ -54,11 +54,11 @@ print_conf(const struct tune_inputs *in, const struct tune_result *r, int explai
 }
 
 int
-print_sql(const struct tune_inputs *in, const struct tune_result *r, int explain)
+tune_print_sql(const struct tune_inputs *in, const struct tune_result *r, int explain)
 {
 	header(in, r, "--");
 	for (int i = 0; i < r->count; i++) {
-		const struct setting *s = &r->settings[i];
+		const struct tune_setting *s = &r->settings[i];
 
 		if (explain)
 			printf("-- %s\n", s->reason);
@@ -81,7 +81,7 @@ input(long long number, const char *text, const char *source)
 }
 
 int
-print_json(const struct tune_inputs *in, const struct tune_result *r)
+tune_print_json(const struct tune_inputs *in, const struct tune_result *r)
 {
 	struct json_object *o = json_object_new_object(), *ins = json_object_new_object();
 	struct json_object *list = json_object_new_array(), *warnings = json_object_new_array();
@@ -89,15 +89,15 @@ print_json(const struct tune_inputs *in, const struct tune_result *r)
 
 	json_object_object_add(ins, "memory_bytes", input((long long) in->memory_bytes, NULL, in->memory_source));
 	json_object_object_add(ins, "cpus", input(in->cpus, NULL, in->cpus_source));
-	json_object_object_add(ins, "storage", input(0, storage_names[in->storage], in->storage_source));
-	json_object_object_add(ins, "workload", input(0, workload_names[in->workload], in->workload_source));
+	json_object_object_add(ins, "storage", input(0, tune_storage_names[in->storage], in->storage_source));
+	json_object_object_add(ins, "workload", input(0, tune_workload_names[in->workload], in->workload_source));
 	json_object_object_add(ins, "connections",
-			       input((long long) find_setting((struct tune_result *) r, "max_connections")->number,
+			       input((long long) tune_find_setting((struct tune_result *) r, "max_connections")->number,
 				     NULL, in->connections_source));
 	json_object_object_add(ins, "pg_version", input(in->pg_version, NULL, in->version_source));
 	json_object_object_add(o, "inputs", ins);
 	for (int i = 0; i < r->count; i++) {
-		const struct setting *s = &r->settings[i];
+		const struct tune_setting *s = &r->settings[i];
 		struct json_object *e = json_object_new_object();
 
 		json_object_object_add(e, "name", pgp_json_cstring(s->name));
@@ -119,10 +119,10 @@ print_json(const struct tune_inputs *in, const struct tune_result *r)
 }
 
 int
-print_pgbouncer(const struct tune_inputs *in, const struct tune_result *r)
+tune_print_pgbouncer(const struct tune_inputs *in, const struct tune_result *r)
 {
 	struct pgp_pool_sizes sz;
-	int max_connections = (int) find_setting((struct tune_result *) r, "max_connections")->number;
+	int max_connections = (int) tune_find_setting((struct tune_result *) r, "max_connections")->number;
 
 	pgp_pool_sizes(max_connections, 3, in->cpus, &sz);
 	header(in, r, ";;");

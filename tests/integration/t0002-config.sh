@@ -2,7 +2,9 @@
 # Configuration errors name file, line and key (through a real program:
 # pgp-tune, pgp-alert), secrets in shared files are refused (a password in
 # a URI too), a target's conninfo must parse, only a regular file is read,
-# and the environment overrides the file.
+# the environment overrides the file; values outside a key's range or
+# words stop every program, from the file, the environment and the command
+# line, and a bad PGP_BACKUP_KEEP_LAST stops prune before it deletes.
 . "$(dirname "$0")/lib.sh"
 dir=$(mktemp -d /tmp/pgpconf.XXXXXX)
 at_exit "rm -rf '$dir'"
@@ -125,13 +127,108 @@ else
 	echo "ok $((_tap_n + 1)) # skip nobody cannot run $PGP_BIN/pgp-tune"; _tap_n=$((_tap_n + 1))
 fi
 
-printf 'log = { syslog = true; syslog_facility = "nonsense"; };\n' >"$dir/fac.conf"
+printf 'log = {\n  syslog = true;\n  syslog_facility = "nonsense";\n};\n' >"$dir/fac.conf"
 run pgp-tune -c "$dir/fac.conf"
-like "$ERR" 'unknown facility "nonsense"' "a bad syslog facility is named"
+is "$RC:$ERR" "2:pgp-tune: error: $dir/fac.conf:3: key \"log.syslog_facility\" is \"nonsense\" (allowed: user, daemon, local0, local1, local2, local3, local4, local5, local6, local7)" \
+	"a bad syslog facility: file, line, key and the words allowed"
 PGP_LOG_SYSLOG=false run pgp-tune -c "$dir/fac.conf"
-unlike "$ERR" 'facility' "the environment overrides the file (PGP_LOG_SYSLOG=false)"
+is "$RC" 2 "the environment does not excuse a bad value in the file"
 PGP_CONFIG="$dir/fac.conf" run pgp-tune
-like "$ERR" 'unknown facility' "PGP_CONFIG names the file"
+like "$ERR" 'syslog_facility' "PGP_CONFIG names the file"
+printf 'tune = { workload = "dw"; };\n' >"$dir/wl.conf"
+PGP_TUNE_WORKLOAD=oltp run pgp-tune -c "$dir/wl.conf" --memory 1GB --cpus 2 --format json
+is "$(json_get "$OUT" 'd["inputs"]["workload"]["value"]')" oltp "the environment overrides the file (PGP_TUNE_WORKLOAD)"
+run pgp-tune -c "$dir/wl.conf" --memory 1GB --cpus 2 --format json --workload desktop
+is "$(json_get "$OUT" 'd["inputs"]["workload"]["value"]')" desktop "the command line overrides both"
+
+# Values outside a key's rule stop every program at load, with file:line
+# (or the variable) and what is allowed; pgp-alert says UNKNOWN (3).
+bad_value() {
+	local text=$1 want=$2 prog rc
+	printf '%b' "$text" >"$dir/range.conf"
+	for prog in pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
+		rc=2
+		case $prog in
+		pgp-backup) set -- list --repo "$dir/repo" ;;
+		pgp-alert) set --; rc=3 ;;
+		*) set -- ;;
+		esac
+		run "$prog" -c "$dir/range.conf" "$@"
+		is "$RC:$ERR" "$rc:$prog: error: $dir/range.conf:$want" "$prog: $want"
+	done
+}
+bad_value 'backup = {\n  compress_level = 42;\n};\n' \
+	'2: key "backup.compress_level" is 42, out of range (allowed: 0..9 for zlib)'
+bad_value 'create = {\n  pooler_port = 70000;\n};\n' \
+	'2: key "create.pooler_port" is 70000, out of range (allowed: 1..65535)'
+bad_value 'create = {\n  pooler_port = 0;\n};\n' \
+	'2: key "create.pooler_port" is 0, out of range (allowed: 1..65535)'
+bad_value 'backup = {\n\n  keep_last = -1;\n};\n' \
+	'3: key "backup.keep_last" is -1, out of range (allowed: 0..100000)'
+bad_value 'backup = {\n  s3_part_size_mb = 4;\n};\n' \
+	'2: key "backup.s3_part_size_mb" is 4, out of range (allowed: 5..5120)'
+bad_value 'connection = {\n  connect_timeout = 0;\n};\n' \
+	'2: key "connection.connect_timeout" is 0, out of range (allowed: 1..3600)'
+bad_value 'create = {\n  pooler = "pgpool";\n};\n' \
+	'2: key "create.pooler" is "pgpool" (allowed: pgbouncer, none)'
+bad_value 'create = {\n  lock_timeout = "5 seconds";\n};\n' \
+	'2: key "create.lock_timeout" is "5 seconds", not a duration (allowed: 0..2147483647ms, with a unit us, ms, s, min, h or d (no unit: ms))'
+bad_value 'tune = {\n  memory = "8 gigs";\n};\n' \
+	'2: key "tune.memory" is "8 gigs", not a size (allowed: 256MB..64TB, with a unit B, kB, MB, GB or TB)'
+bad_value 'tune = {\n  tolerance = 150.0;\n};\n' \
+	'2: key "tune.tolerance" is 150, out of range (allowed: 0..100)'
+bad_value 'create = {\n  allow = [ "10.0.0.0/8", "0.0.0.0/64" ];\n};\n' \
+	'2: key "create.allow" is "0.0.0.0/64" (allowed: an address with a prefix length, such as 10.0.0.0/8 or ::1/128)'
+PGP_CREATE_POOLER_PORT=99999 run pgp-backup -c /dev/null list --repo "$dir/repo"
+is "$RC:$ERR" '2:pgp-backup: error: environment variable PGP_CREATE_POOLER_PORT is 99999, out of range (allowed: 1..65535)' \
+	"a bad port from the environment: the variable and the range"
+PGP_CONNECTION_CONNECT_TIMEOUT=10s run pgp-alert -c /dev/null
+is "$RC:$ERR" '3:pgp-alert: error: environment variable PGP_CONNECTION_CONNECT_TIMEOUT is "10s", not an integer (allowed: 1..3600)' \
+	"pgp-alert: a bad variable is UNKNOWN"
+run pgp-backup -c /dev/null --repo "$dir/repo" --compress-level 10 list
+is "$RC:$ERR" '2:pgp-backup: error: option --compress-level is 10, out of range (allowed: 0..9 for zlib)' \
+	"--compress-level has the key's range"
+run pgp-backup -c /dev/null --repo "$dir/repo" --keep-last -1 list
+is "$RC:$ERR" '2:pgp-backup: error: option --keep-last is -1, out of range (allowed: 0..100000)' \
+	"--keep-last has the key's range"
+run pgp-backup -c /dev/null --repo "$dir/repo" --max-age 1e3 list
+is "$RC:$ERR" '2:pgp-backup: error: option --max-age is "1e3", not an integer (allowed: 0..100000)' \
+	"--max-age too, named as given"
+run pgp-backup -c /dev/null --repo "$dir/repo" --jobs 0 restore latest
+like "$RC:$ERR" '^2:pgp-backup: error: --jobs must be in range 1..64' "--jobs keeps its own range"
+
+# A cron job never prunes with a value nobody gave it: a bad
+# PGP_BACKUP_KEEP_LAST stops prune (exit 2) before it deletes anything.
+pg_start
+prepo=$dir/prune-repo pstate=$dir/prune-state
+pbk() { pgp-backup -c /dev/null --repo "$prepo" --state-dir "$pstate" "$@"; }
+run pbk backup -d "dbname=postgres" --no-prune
+is "$RC" 0 "a real backup to prune"
+[ "$RC" = 0 ] || diag "$ERR"
+last=$(ls "$prepo/postgres" 2>/dev/null | tail -1)
+for d in 1 2 3 4 5; do
+	hid=$(date -u -d "@$(( $(date +%s) - d * 86400 ))" +%Y%m%dT%H%M%SZ)
+	mkdir -p "$prepo/postgres/$hid"
+	sed "s/$last/$hid/g" "$prepo/postgres/$last/manifest.json" >"$prepo/postgres/$hid/manifest.json"
+done
+before=$(ls "$prepo/postgres" | wc -l)
+is "$before" 6 "six backups"
+for bad in abc -1 1.5 "" " 1" 100001; do
+	PGP_BACKUP_KEEP_LAST=$bad run pbk prune --database postgres --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+	if [ -z "$bad" ]; then
+		is "$RC" 0 "PGP_BACKUP_KEEP_LAST empty is unset: the default (24) keeps all"
+		continue
+	fi
+	is "$RC" 2 "PGP_BACKUP_KEEP_LAST='$bad' prune: exit 2"
+	like "$ERR" "^pgp-backup: error: environment variable PGP_BACKUP_KEEP_LAST is .*\(allowed: 0\.\.100000\)" \
+		"PGP_BACKUP_KEEP_LAST='$bad': the variable and the range"
+	is "$(ls "$prepo/postgres" | wc -l)" "$before" "PGP_BACKUP_KEEP_LAST='$bad': nothing deleted"
+done
+printf 'backup = {\n  keep_last = "two";\n};\n' >"$dir/keep.conf"
+run pgp-backup -c "$dir/keep.conf" --repo "$prepo" --state-dir "$pstate" prune --database postgres
+is "$RC:$(ls "$prepo/postgres" | wc -l)" "2:$before" "keep_last = \"two\" in the file: exit 2, nothing deleted"
+PGP_BACKUP_KEEP_LAST=2 run pbk prune --database postgres --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+is "$RC:$(ls "$prepo/postgres" | wc -l)" "0:2" "a good PGP_BACKUP_KEEP_LAST=2 is used: two kept"
 
 # The sample configuration is valid and names every key.
 run pgp-tune -c "$PGP_SRC/etc/pgp.conf"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # pgp-tune against a real PostgreSQL 15: every workload's fragment loads
 # (postgres -C) and starts a server; --apply then --check finds no drift;
-# a setting changed by hand is drift (exit 1); hardware detection inside a
-# real cgroup v1 memory limit and from a fabricated cgroup v2 tree.
+# a setting changed by hand is drift (exit 1), a live -1 printed as -1;
+# bad inputs refused before connecting; hardware detection inside a real
+# memory limit (cgroup v2 or v1) and from a fabricated cgroup v2 tree.
 . "$(dirname "$0")/lib.sh"
 pg_start
 data=$PGDIR/data
@@ -44,6 +45,9 @@ is "$(json_get "$OUT" '[s for s in d["settings"] if s["name"]=="random_page_cost
 run pgp-tune -c /dev/null $hw -d "dbname=postgres" --check
 is "$RC" 1 "--check on defaults: drift (exit 1)"
 like "$OUT" "drift: shared_buffers is 128MB, wanted 256MB" "names setting, live and wanted values"
+is "$(psql -X -A -t -c "SHOW autovacuum_work_mem")" -1 "autovacuum_work_mem is -1 on a fresh server"
+like "$OUT" "drift: autovacuum_work_mem is -1, wanted [0-9]+[kMG]B" "a live -1 is printed as -1"
+unlike "$OUT" "18014398509481983" "never as -1kB read as an unsigned number of bytes"
 
 run pgp-tune -c /dev/null $hw -d "dbname=postgres" --apply
 is "$RC" 0 "--apply"
@@ -87,7 +91,24 @@ is "$RC" 2 "--check without a server is a usage error"
 run pgp-tune -c /dev/null --memory lots
 is "$RC" 2 "a bad --memory is a usage error"
 run pgp-tune -c /dev/null --workload batch
-like "$ERR" 'invalid workload "batch"' "a bad --workload is named"
+like "$ERR" 'option --workload is "batch" \(allowed: web, oltp, dw, desktop, mixed\)' "a bad --workload is named, with the words allowed"
+is "$RC" 2 "exit 2"
+for bad in "--cpus 0" "--cpus 4097" "--connections 4" "--pg-version 12" "--pg-version 19" "--tolerance 101" \
+	   "--tolerance abc" "--storage nvme" "--memory 100MB" "--memory 65TB"; do
+	# shellcheck disable=SC2086
+	run pgp-tune -c /dev/null $bad -d "host=/nonexistent dbname=x" --check
+	is "$RC" 2 "$bad: exit 2 before any connection"
+	like "$ERR" "^pgp-tune: error: option ${bad%% *} is .*\(allowed: " "$bad: named, with what is allowed"
+done
+printf 'tune = {\n  cpus = 0;\n};\n' >"$PGDIR/cpus.conf"
+run pgp-tune -c "$PGDIR/cpus.conf"
+is "$RC:$ERR" "2:pgp-tune: error: $PGDIR/cpus.conf:2: key \"tune.cpus\" is 0, out of range (allowed: 1..4096)" \
+	"tune.cpus = 0 in the file: file, line, key and range"
+PGP_TUNE_WORKLOAD=batch run pgp-tune -c /dev/null
+is "$RC:$ERR" "2:pgp-tune: error: environment variable PGP_TUNE_WORKLOAD is \"batch\" (allowed: web, oltp, dw, desktop, mixed)" \
+	"PGP_TUNE_WORKLOAD=batch: the variable and the words"
+PGP_TUNE_WORKLOAD=OLTP run pgp-tune -c /dev/null $hw --format json
+is "$(json_get "$OUT" 'd["inputs"]["workload"]')" '{"value": "oltp", "source": "config"}' "PGP_TUNE_WORKLOAD=OLTP is oltp, from the configuration"
 
 # Formats and explanations.
 run pgp-tune -c /dev/null $hw --workload oltp
@@ -123,19 +144,57 @@ is "$(json_get "$OUT" 'd["inputs"]["memory_bytes"]')" '{"value": 4294967296, "so
 	"a 4GB container on a 256GB host is a 4GB machine"
 is "$(json_get "$OUT" 'd["inputs"]["cpus"]')" '{"value": 2, "source": "detected"}' "its CPU quota gives 2 CPUs"
 
-# Inside a real cgroup v1 memory limit on this machine.
-cg=/sys/fs/cgroup/memory
-if [ -w "$cg/cgroup.procs" ] && mkdir "$cg/pgp-test.$$" 2>/dev/null; then
-	at_exit "rmdir '$cg/pgp-test.$$'"
-	echo 1073741824 >"$cg/pgp-test.$$/memory.limit_in_bytes"
-	run sh -c "echo \$\$ >'$cg/pgp-test.$$/cgroup.procs' && exec pgp-tune -c /dev/null --format json"
+# Inside a real memory limit on this machine: a child group with
+# memory.max on cgroup v2 (a stock Debian 12), memory.limit_in_bytes on v1.
+# Where neither is mounted (a chroot without /sys/fs/cgroup), root mounts
+# a hierarchy of its own for the test.
+limit=1073741824 cg_procs= cg_kind=
+cg_try_v2() {
+	local mnt=$1 grp=$1/pgp-test.$$
+	grep -qw memory "$mnt/cgroup.controllers" 2>/dev/null || return 1
+	if ! grep -qw memory "$mnt/cgroup.subtree_control" 2>/dev/null; then
+		echo +memory >"$mnt/cgroup.subtree_control" 2>/dev/null || return 1
+		at_exit "echo -memory >'$mnt/cgroup.subtree_control'"
+	fi
+	mkdir "$grp" 2>/dev/null || return 1
+	at_exit "rmdir '$grp'"
+	echo "$limit" >"$grp/memory.max" 2>/dev/null || return 1
+	cg_procs=$grp/cgroup.procs cg_kind="cgroup v2"
+}
+cg_try_v1() {
+	local mnt=$1 grp=$1/pgp-test.$$
+	[ -w "$mnt/cgroup.procs" ] && mkdir "$grp" 2>/dev/null || return 1
+	at_exit "rmdir '$grp'"
+	echo "$limit" >"$grp/memory.limit_in_bytes" 2>/dev/null || return 1
+	cg_procs=$grp/cgroup.procs cg_kind="cgroup v1"
+}
+# The mounts as pgp-tune finds them (mountinfo: the type follows "-").
+while read -r type mnt opts; do
+	[ -n "$cg_procs" ] && break
+	case $type in
+	cgroup2) cg_try_v2 "$mnt" ;;
+	cgroup) case ",$opts," in *,memory,*) cg_try_v1 "$mnt" ;; esac ;;
+	esac
+done < <(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { print $(i + 1), $5, $(i + 3); break } }' /proc/self/mountinfo)
+for type in cgroup2 cgroup; do
+	[ -z "$cg_procs" ] && is_root || break
+	own=$(mktemp -d /tmp/pgpcg.XXXXXX)
+	at_exit "rmdir '$own'"
+	if [ "$type" = cgroup2 ]; then set --; else set -- -o memory; fi
+	mount -t "$type" "$@" none "$own" 2>/dev/null || continue
+	at_exit "umount '$own'"
+	if [ "$type" = cgroup2 ]; then cg_try_v2 "$own"; else cg_try_v1 "$own"; fi
+done
+if [ -n "$cg_procs" ]; then
+	run sh -c "echo \$\$ >'$cg_procs' && exec pgp-tune -v -c /dev/null --format json"
 	is "$(json_get "$OUT" 'd["inputs"]["memory_bytes"]')" '{"value": 1073741824, "source": "detected"}' \
-		"inside a real 1GB cgroup v1 limit: 1GB detected"
+		"inside a real 1GB $cg_kind limit: 1GB detected"
+	like "$ERR" "memory: 1073741824 bytes from $cg_kind" "from the $cg_kind limit"
 	is "$(json_get "$OUT" '[s for s in d["settings"] if s["name"]=="shared_buffers"][0]["value"]')" 256MB \
 		"and sized for it"
 elif [ "${CI:-}" = true ]; then
-	_result 0 "a writable cgroup v1 memory controller (needed under CI)"
+	_result 0 "a writable cgroup v2 or v1 memory controller (needed under CI)"
 else
-	echo "ok $((_tap_n + 1)) # skip no writable cgroup v1 memory controller"; _tap_n=$((_tap_n + 1))
+	echo "ok $((_tap_n + 1)) # skip no writable cgroup v2 or v1 memory controller"; _tap_n=$((_tap_n + 1))
 fi
 done_testing

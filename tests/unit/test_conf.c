@@ -1,9 +1,13 @@
 /*
  * Config loading: errors name file, line and key; types; secrets; the
  * environment > file > default precedence; targets; connection strings
- * checked as libpq reads them; only regular files read.
+ * checked as libpq reads them; only regular files read; every key's rule
+ * (range, words, duration, size, text) from the file, the environment and
+ * the command line.
  */
+#include <ctype.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -63,6 +67,409 @@ starts(const char *err, const char *rest)
 
 	snprintf(want, sizeof(want), "pgp-test: error: %s/pgp.conf%s", dir, rest);
 	return strncmp(err, want, strlen(want)) == 0;
+}
+
+/*
+ * Every key of conf_keys.def against its rule, from the file and from the
+ * environment: too low, too high, not a number, a wrong word, a bad text,
+ * the wrong type, and a valid value accepted and returned.  A key whose
+ * check has no case here fails the test, so a new rule brings its test.
+ */
+
+/* Samples for the TEXT checks: one value refused, one accepted. */
+static const struct {
+	const char *key, *bad, *good;
+} text_samples[] = {
+	{"create.allow", "10.0.0.0/33", "10.0.0.0/8"},
+	{"create.allow", "10.0.0.1", "::1/128"},
+	{"create.allow", "all", "192.168.1.0/24"},
+	{"create.extensions", "pg trgm", "uuid-ossp"},
+	{"create.optional_extensions", "x;drop", "pg_stat_statements"},
+	{"create.os_user", "Post gres", "postgres"},
+	{"create.role_prefix", "1shop", "shop_app"},
+	{"create.role_prefix", "Shop", "_shop"},
+	{"backup.s3_endpoint", "localhost:9000", "http://127.0.0.1:9000"},
+	{"backup.s3_endpoint", "ftp://x", "https://s3.example.com"},
+	{"backup.s3_region", "US East", "eu-west-1"},
+};
+
+struct key_case {
+	const char *file_value;		/* libconfig syntax; NULL: no file form */
+	const char *env_value;		/* NULL: no environment form */
+	const char *want;		/* in the message; NULL: the value must be accepted */
+};
+
+/* Load SECTION = { LEAF = VALUE; } (line 2) for key; the message in err. */
+static int
+load_key(const struct pgp_conf_key *k, const char *value, struct pgp_conf **conf, char *err, size_t size)
+{
+	char text[1024], section[64];
+	const char *dot = strchr(k->path, '.');
+
+	snprintf(section, sizeof(section), "%.*s", (int) (dot - k->path), k->path);
+	if (strncmp(k->path, "targets.*.", 10) == 0)
+		snprintf(text, sizeof(text), "targets = {\n  t = { %s = %s; %s };\n};\n", k->path + 10, value,
+			 strcmp(k->path + 10, "conninfo") ? "conninfo = \"host=/tmp\";" : "");
+	else
+		snprintf(text, sizeof(text), "%s = {\n  %s = %s;\n};\n", section, dot + 1, value);
+	return load_text(text, 0600, conf, err, size);
+}
+
+static int
+load_env(const struct pgp_conf_key *k, const char *value, struct pgp_conf **conf, char *err, size_t size)
+{
+	char name[128];
+	int rc;
+
+	pgp_conf_env_name(k->path, name, sizeof(name));
+	setenv(name, value, 1);
+	rc = load_text("", 0600, conf, err, size);
+	unsetenv(name);
+	return rc;
+}
+
+/* One case from the file and from the environment. */
+static void
+try_case(const struct pgp_conf_key *k, const struct key_case *c, const char *allowed)
+{
+	struct pgp_conf *conf = NULL;
+	char err[2048], want[1024], name[128], shown[128];
+	int rc;
+
+	/* A target's keys are tried in the target "t". */
+	snprintf(shown, sizeof(shown), "%s", k->path);
+	if (strncmp(shown, "targets.*.", 10) == 0)
+		shown[8] = 't';
+	rc = c->file_value ? load_key(k, c->file_value, &conf, err, sizeof(err)) : 0;
+	if (c->file_value && c->want) {
+		snprintf(want, sizeof(want), ":2: key \"%s\"", shown);
+		ok(rc == -1 && starts(err, want) && strstr(err, c->want) &&
+		   (!*allowed || strstr(err, allowed) || strstr(c->want, "must be")),
+		   "%s = %s in the file: refused with line, key, %s and the allowed values: %s",
+		   k->path, c->file_value, c->want, err);
+	} else if (c->file_value)
+		ok(rc == 0 && !*err, "%s = %s in the file: accepted %s", k->path, c->file_value, err);
+	pgp_conf_free(conf);
+	conf = NULL;
+	if (!c->env_value || strchr(k->path, '*'))
+		return;
+	pgp_conf_env_name(k->path, name, sizeof(name));
+	rc = load_env(k, c->env_value, &conf, err, sizeof(err));
+	if (c->want && strstr(c->want, "must be")) {
+		pgp_conf_free(conf);
+		return;		/* a type error exists only in the file */
+	}
+	if (c->want) {
+		snprintf(want, sizeof(want), "pgp-test: error: environment variable %s is ", name);
+		ok(rc == -1 && strncmp(err, want, strlen(want)) == 0 && strstr(err, c->want) &&
+		   (!*allowed || strstr(err, allowed)),
+		   "%s=%s: refused naming the variable, %s and the allowed values: %s", name, c->env_value,
+		   c->want, err);
+	} else
+		ok(rc == 0 && !*err, "%s=%s: accepted %s", name, c->env_value, err);
+	pgp_conf_free(conf);
+}
+
+/* After an accepted value, the getter returns it with its source. */
+static void
+check_returned(const struct pgp_conf_key *k, const char *file_value, const char *env_value)
+{
+	struct pgp_conf *conf = NULL;
+	char err[2048], name[128];
+	long long n = 0;
+	double d = 0;
+	const char *s = NULL;
+	int src_file = -9, src_env = -9;
+
+	if (strchr(k->path, '*'))
+		return;
+	pgp_conf_env_name(k->path, name, sizeof(name));
+	load_key(k, file_value, &conf, err, sizeof(err));
+	switch (k->type) {
+	case PGP_CONF_INT:
+		src_file = pgp_conf_int(conf, k->path, NULL, NULL, &n);
+		setenv(name, env_value, 1);
+		src_env = pgp_conf_int(conf, k->path, NULL, NULL, &n);
+		ok(n == strtoll(env_value, NULL, 10), "%s: the environment's %lld returned", k->path, n);
+		break;
+	case PGP_CONF_FLOAT:
+		src_file = pgp_conf_float(conf, k->path, NULL, NULL, &d);
+		setenv(name, env_value, 1);
+		src_env = pgp_conf_float(conf, k->path, NULL, NULL, &d);
+		ok(d == strtod(env_value, NULL), "%s: the environment's %g returned", k->path, d);
+		break;
+	case PGP_CONF_STRING:
+		src_file = pgp_conf_string(conf, k->path, NULL, NULL, &s);
+		setenv(name, env_value, 1);
+		src_env = pgp_conf_string(conf, k->path, NULL, NULL, &s);
+		ok(s && strcasecmp(s, env_value) == 0, "%s: the environment's \"%s\" returned", k->path, s);
+		break;
+	default:
+		setenv(name, env_value, 1);
+		src_file = PGP_CONF_FILE;
+		src_env = PGP_CONF_ENV;
+	}
+	unsetenv(name);
+	ok(src_file == PGP_CONF_FILE && src_env == PGP_CONF_ENV, "%s: sources file then environment (%d, %d)",
+	   k->path, src_file, src_env);
+	pgp_conf_free(conf);
+}
+
+static void
+test_every_key(void)
+{
+	int nkeys, untested = 0;
+	const struct pgp_conf_key *keys = pgp_conf_keys(&nkeys);
+	struct pgp_conf *empty = NULL;
+
+	ok(load_text("", 0600, &empty, (char[256]) {0}, 256) == 0, "an empty file loads");
+	for (int i = 0; i < nkeys; i++) {
+		const struct pgp_conf_key *k = &keys[i];
+		const struct pgp_conf_check *c = &k->check;
+		char allowed[512], lo[64], hi[64], lo1[64], hi1[64], flo[64], fhi[64];
+		long long l = c->lo, h = c->hi;
+		int samples = 0;
+
+		pgp_conf_allowed(empty, k, allowed, sizeof(allowed));
+		if (c->kind == PGP_CHECK_RANGE_BY) {
+			c->range(empty, &l, &h);
+			ok(strstr(allowed, "for ") != NULL, "%s: the allowed range says what it depends on: %s",
+			   k->path, allowed);
+		}
+		/* Defaults keep their own rule. */
+		if (k->default_value && !strchr(k->path, '*')) {
+			long long n;
+			double d;
+			const char *s;
+			const char **list = NULL;
+			int b, src = k->type == PGP_CONF_INT ? pgp_conf_int(empty, k->path, NULL, NULL, &n)
+				: k->type == PGP_CONF_FLOAT ? pgp_conf_float(empty, k->path, NULL, NULL, &d)
+				: k->type == PGP_CONF_BOOL ? pgp_conf_bool(empty, k->path, NULL, NULL, &b)
+				: k->type == PGP_CONF_STRING ? pgp_conf_string(empty, k->path, NULL, NULL, &s)
+				: pgp_conf_list(empty, k->path, NULL, NULL, &list);
+
+			free(list);
+			is_int(src, PGP_CONF_DEFAULT, "%s: its default \"%s\" keeps its rule", k->path, k->default_value);
+		}
+		snprintf(lo, sizeof(lo), "%lld", l);
+		snprintf(hi, sizeof(hi), "%lld", h);
+		snprintf(lo1, sizeof(lo1), "%lld", l - 1);
+		snprintf(hi1, sizeof(hi1), "%lld", h + 1);
+		switch (k->type) {
+		case PGP_CONF_INT:
+			if (c->kind != PGP_CHECK_RANGE && c->kind != PGP_CHECK_RANGE_BY) {
+				ok(0, "%s: an integer key without a range", k->path);
+				break;
+			}
+			try_case(k, &(struct key_case) {lo1, lo1, "out of range"}, allowed);
+			try_case(k, &(struct key_case) {hi1, hi1, "out of range"}, allowed);
+			try_case(k, &(struct key_case) {"\"abc\"", "abc", "must be an integer"}, allowed);
+			try_case(k, &(struct key_case) {NULL, "abc", "not an integer"}, allowed);
+			try_case(k, &(struct key_case) {NULL, "12x", "not an integer"}, allowed);
+			try_case(k, &(struct key_case) {lo, lo, NULL}, allowed);
+			try_case(k, &(struct key_case) {hi, hi, NULL}, allowed);
+			check_returned(k, lo, hi);
+			break;
+		case PGP_CONF_FLOAT:
+			if (c->kind != PGP_CHECK_RANGE) {
+				ok(0, "%s: a number key without a range", k->path);
+				break;
+			}
+			snprintf(flo, sizeof(flo), "%g", (double) l - 0.5);
+			snprintf(fhi, sizeof(fhi), "%g", (double) h + 0.5);
+			try_case(k, &(struct key_case) {flo, flo, "out of range"}, allowed);
+			try_case(k, &(struct key_case) {fhi, fhi, "out of range"}, allowed);
+			try_case(k, &(struct key_case) {"\"abc\"", "abc", "must be a number"}, allowed);
+			try_case(k, &(struct key_case) {NULL, "abc", "not a number"}, allowed);
+			try_case(k, &(struct key_case) {NULL, "nan", "not a number"}, allowed);
+			try_case(k, &(struct key_case) {"2.5", "2.5", NULL}, allowed);
+			try_case(k, &(struct key_case) {hi, hi, NULL}, allowed);
+			check_returned(k, "2.5", lo);
+			break;
+		case PGP_CONF_BOOL:
+			try_case(k, &(struct key_case) {"\"maybe\"", "maybe", "must be true or false"}, allowed);
+			try_case(k, &(struct key_case) {NULL, "maybe", "not true or false"}, "true or false");
+			try_case(k, &(struct key_case) {"true", "off", NULL}, allowed);
+			check_returned(k, "true", "off");
+			break;
+		case PGP_CONF_STRING:
+		case PGP_CONF_LIST: {
+			int list = k->type == PGP_CONF_LIST;
+			char fv[256], upper[64];
+
+#define FILEV(v) (snprintf(fv, sizeof(fv), list ? "[ \"%s\" ]" : "\"%s\"", v), fv)
+			try_case(k, &(struct key_case) {list ? "[ 5 ]" : "5", NULL,
+							 list ? "must be a list of strings" : "must be a string"},
+				 allowed);
+			switch (c->kind) {
+			case PGP_CHECK_ANY:
+				try_case(k, &(struct key_case) {"\"host=/tmp\"", "anything at all", NULL}, allowed);
+				break;
+			case PGP_CHECK_WORDS:
+				try_case(k, &(struct key_case) {FILEV("nonsense"), "nonsense", "\"nonsense\""}, allowed);
+				try_case(k, &(struct key_case) {list ? "[ \"\" ]" : "\"\"", NULL,
+								 list ? "\"\"" : NULL}, allowed);
+				for (const char *const *w = c->words; *w; w++)
+					try_case(k, &(struct key_case) {FILEV(*w), *w, NULL}, allowed);
+				snprintf(upper, sizeof(upper), "%s", c->words[0]);
+				for (char *p = upper; *p; p++)
+					*p = (char) toupper((unsigned char) *p);
+				try_case(k, &(struct key_case) {FILEV(upper), upper, NULL}, allowed);
+				check_returned(k, FILEV(c->words[0]), c->words[1]);
+				{
+					struct pgp_conf *conf = NULL;
+					const char *s = NULL;
+					char err[512];
+
+					load_key(k, FILEV(upper), &conf, err, sizeof(err));
+					pgp_conf_string(conf, k->path, NULL, NULL, &s);
+					is_str(s, c->words[0], "%s: \"%s\" is returned as the table's word", k->path, upper);
+					pgp_conf_free(conf);
+				}
+				break;
+			case PGP_CHECK_DURATION:
+				snprintf(hi1, sizeof(hi1), "%lldms", h + 1);
+				try_case(k, &(struct key_case) {FILEV("30x"), "30x", "not a duration"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("30S"), "30S", "not a duration"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("abc"), "abc", "not a duration"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("-1s"), "-1s", "out of range"}, allowed);
+				try_case(k, &(struct key_case) {FILEV(hi1), hi1, "out of range"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("25d"), "25d", "out of range"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("30s"), "5 min", NULL}, allowed);
+				try_case(k, &(struct key_case) {FILEV("0"), "250", NULL}, allowed);
+				try_case(k, &(struct key_case) {FILEV("1.5h"), "100us", NULL}, allowed);
+				check_returned(k, FILEV("30s"), "2min");
+				break;
+			case PGP_CHECK_SIZE:
+				try_case(k, &(struct key_case) {FILEV("255MB"), "255MB", "out of range"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("65TB"), "65TB", "out of range"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("lots"), "lots", "not a size"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("8 parsecs"), "8 parsecs", "not a size"}, allowed);
+				try_case(k, &(struct key_case) {FILEV("8GB"), "512MB", NULL}, allowed);
+				check_returned(k, FILEV("8GB"), "16GB");
+				break;
+			case PGP_CHECK_TEXT:
+				for (size_t t = 0; t < sizeof(text_samples) / sizeof(text_samples[0]); t++) {
+					char want[300], env[300];
+
+					if (strcmp(text_samples[t].key, k->path) != 0)
+						continue;
+					samples++;
+					snprintf(want, sizeof(want), "\"%s\"", text_samples[t].bad);
+					try_case(k, &(struct key_case) {FILEV(text_samples[t].bad), text_samples[t].bad, want},
+						 allowed);
+					try_case(k, &(struct key_case) {FILEV(text_samples[t].good), text_samples[t].good,
+									NULL}, allowed);
+					if (list) {
+						/* Each element of a list counts, from the file and the environment. */
+						snprintf(fv, sizeof(fv), "[ \"%s\", \"%s\" ]", text_samples[t].good,
+							 text_samples[t].bad);
+						snprintf(env, sizeof(env), "%s, %s", text_samples[t].good, text_samples[t].bad);
+						try_case(k, &(struct key_case) {fv, env, want}, allowed);
+					} else
+						check_returned(k, FILEV(text_samples[t].good), text_samples[t].good);
+				}
+				ok(samples > 0, "%s: its TEXT check has samples in this test", k->path);
+				break;
+			default:
+				ok(0, "%s: a string key with a numeric check", k->path);
+			}
+#undef FILEV
+			break;
+		}
+		}
+		untested += k->type == PGP_CONF_INT && c->kind == PGP_CHECK_ANY;
+	}
+	is_int(untested, 0, "every integer key has a range");
+	pgp_conf_free(empty);
+}
+
+/* The command line through the same getter: its rule, its name, its precedence. */
+static void
+test_given(void)
+{
+	struct pgp_conf *conf = NULL;
+	char err[2048];
+	long long n = -7;
+	const char *s;
+	int rc, saved, src;
+	FILE *ef;
+
+	load_text("backup = {\n  keep_last = 3;\n};\n", 0600, &conf, err, sizeof(err));
+	setenv("PGP_BACKUP_KEEP_LAST", "5", 1);
+	src = pgp_conf_int(conf, "backup.keep_last", "--keep-last", "7", &n);
+	ok(src == PGP_CONF_OPTION && n == 7, "an option beats the environment and the file");
+	src = pgp_conf_int(conf, "backup.keep_last", "--keep-last", NULL, &n);
+	ok(src == PGP_CONF_ENV && n == 5, "the environment beats the file");
+	unsetenv("PGP_BACKUP_KEEP_LAST");
+	src = pgp_conf_int(conf, "backup.keep_last", "--keep-last", NULL, &n);
+	ok(src == PGP_CONF_FILE && n == 3, "the file beats the default");
+	src = pgp_conf_int(conf, "backup.keep_daily", "--keep-daily", NULL, &n);
+	ok(src == PGP_CONF_DEFAULT && n == 7, "else the default");
+	src = pgp_conf_int(conf, "tune.cpus", "--cpus", NULL, &n);
+	is_int(src, PGP_CONF_UNSET, "a key without default and value is unset");
+
+	saved = dup(2);
+	ef = tmpfile();
+	dup2(fileno(ef), 2);
+	n = -7;
+	rc = pgp_conf_int(conf, "backup.keep_last", "--keep-last", "abc", &n);
+	rc += pgp_conf_int(conf, "backup.compress_level", "--compress-level", "42", &n);
+	rc += pgp_conf_string(conf, "tune.workload", "--workload", "batch", &s);
+	dup2(saved, 2);
+	close(saved);
+	rewind(ef);
+	err[fread(err, 1, sizeof(err) - 1, ef)] = '\0';
+	fclose(ef);
+	is_int(rc, -3, "bad option values are errors");
+	is_int(n, -7, "and nothing is stored");
+	ok(strstr(err, "option --keep-last is \"abc\", not an integer (allowed: 0..100000)") != NULL,
+	   "an option's message names it and the range: %s", err);
+	ok(strstr(err, "option --compress-level is 42, out of range (allowed: 0..9 for zlib)") != NULL,
+	   "a level out of range: the range of the compressor");
+	ok(strstr(err, "option --workload is \"batch\" (allowed: web, oltp, dw, desktop, mixed)") != NULL,
+	   "a word not allowed: the words");
+	pgp_conf_free(conf);
+}
+
+/* key = "" (as the sample config shows an unset key) and PGP_KEY= are unset. */
+static void
+test_empty(void)
+{
+	struct pgp_conf *conf = NULL;
+	char err[1024];
+	const char *s = "x";
+	int rc;
+
+	rc = load_text("create = {\n  os_user = \"\";\n  role_prefix = \"\";\n  pooler = \"\";\n};\n"
+		       "backup = { s3_endpoint = \"\"; };\ntune = { memory = \"\"; storage = \"\"; };\n",
+		       0600, &conf, err, sizeof(err));
+	ok(rc == 0 && !*err, "empty strings load: %s", err);
+	ok(pgp_conf_string(conf, "create.os_user", NULL, NULL, &s) == PGP_CONF_DEFAULT && !strcmp(s, "postgres"),
+	   "an empty string in the file gives the default");
+	is_int(pgp_conf_string(conf, "backup.s3_endpoint", NULL, NULL, &s), PGP_CONF_UNSET,
+	       "and a key without default is unset");
+	setenv("PGP_CREATE_POOLER", "", 1);
+	is_int(pgp_conf_string(conf, "create.pooler", NULL, NULL, &s), PGP_CONF_DEFAULT, "so is an empty variable");
+	unsetenv("PGP_CREATE_POOLER");
+	pgp_conf_free(conf);
+}
+
+static void
+test_duration(void)
+{
+	double ms = -1;
+
+	ok(pgp_conf_parse_duration("30s", &ms) == 0 && ms == 30000, "30s is 30000ms");
+	ok(pgp_conf_parse_duration(" 5 min ", &ms) == 0 && ms == 300000, "5 min with spaces");
+	ok(pgp_conf_parse_duration("250", &ms) == 0 && ms == 250, "no unit: ms");
+	ok(pgp_conf_parse_duration("1.5h", &ms) == 0 && ms == 5400000, "fractions");
+	ok(pgp_conf_parse_duration("1d", &ms) == 0 && ms == 86400000, "days");
+	ok(pgp_conf_parse_duration("30S", &ms) == -1, "units are case-sensitive, as in PostgreSQL");
+	ok(pgp_conf_parse_duration("s", &ms) == -1, "a unit alone is no duration");
+	ok(pgp_conf_parse_duration("0x10", &ms) == -1, "no hexadecimal");
+	ok(pgp_conf_parse_duration("inf", &ms) == -1, "no infinity");
+	ok(pgp_conf_parse_duration("10 s x", &ms) == -1, "nothing after the unit");
 }
 
 /* pgp_conf_check_conninfo: libpq's reading, secrets found and masked. */
@@ -243,6 +650,10 @@ main(void)
 	test_secrets();
 	test_invalid_conninfo();
 	test_file_kinds();
+	test_every_key();
+	test_given();
+	test_duration();
+	test_empty();
 
 	rc = load_text("log = {\n  syslog = true;\n  syslog_facility = \"local3\"\n};\n", 0644, &conf, err, sizeof(err));
 	is_int(rc, 0, "valid file loads");

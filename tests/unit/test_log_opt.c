@@ -1,5 +1,6 @@
 /*
- * Message format and verbosity; size parsing.
+ * Message format and verbosity; size parsing; option helpers that return
+ * a status instead of exiting.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,45 @@ say_debug(void)
 	pgp_debug("details");
 }
 
+static int capture_rc;
+
+static void
+try_number_bad(void)
+{
+	static char *argv[] = {"pgp-test", NULL};
+	struct pgp_common c;
+	long long v;
+
+	pgp_opt_init(&c, argv, NULL, NULL);
+	c.usage_exit = 3;
+	capture_rc = pgp_opt_number(&c, "12x", "--jobs", 1, 64, &v);
+}
+
+static void
+try_range_bad(void)
+{
+	static char *argv[] = {"pgp-test", NULL};
+	struct pgp_common c;
+	long long v;
+
+	pgp_opt_init(&c, argv, NULL, NULL);
+	c.usage_exit = 3;
+	capture_rc = pgp_opt_number(&c, "65", "--jobs", 1, 64, &v);
+}
+
+static void
+try_conflict(void)
+{
+	static char *argv[] = {"pgp-test", NULL};
+	struct pgp_common c;
+
+	pgp_opt_init(&c, argv, NULL, NULL);
+	c.usage_exit = 3;
+	c.conninfo = "dbname=x";
+	c.target = "prod";
+	capture_rc = pgp_opt_check(&c);
+}
+
 int
 main(void)
 {
@@ -84,5 +124,27 @@ main(void)
 	ok(pgp_parse_size("8 parsecs", &b) == -1, "unknown unit refused");
 	ok(pgp_parse_size("-1GB", &b) == -1, "negative refused");
 	ok(pgp_parse_size(NULL, &b) == -1, "NULL refused");
+
+	/* Option parsers return a status: only main exits. */
+	{
+		static char *argv[] = {"pgp-test", NULL};
+		struct pgp_common c;
+		long long v = -5;
+
+		pgp_opt_init(&c, argv, NULL, NULL);
+		c.usage_exit = 3;
+		capture_rc = -9;
+		capture(try_number_bad);
+		is_int(capture_rc, 3, "a bad number returns the usage status, it does not exit");
+		ok(strstr(captured, "invalid value \"12x\" for option --jobs (allowed: 1..64)") &&
+		   strstr(captured, "Try \"pgp-backup --help\""), "and says why, with the --help pointer");
+		is_int(pgp_opt_number(&c, "7", "--jobs", 1, 64, &v), PGP_OPT_GO, "a good number: go on");
+		is_int(v, 7, "and stored");
+		capture(try_range_bad);
+		is_int(capture_rc, 3, "out of range: the usage status");
+		ok(strstr(captured, "--jobs must be in range 1..64") != NULL, "naming the range");
+		capture(try_conflict);
+		is_int(capture_rc, 3, "-d with -t: the usage status from pgp_opt_check");
+	}
 	return done_testing();
 }
