@@ -6,14 +6,24 @@
 #   make demo             provisions and exercises a throwaway local PostgreSQL
 #   make install PREFIX=/usr/local DESTDIR=   (never overwrites /etc/pgp/pgp.conf)
 #   make uninstall, make clean
+#
+# SYSCONFDIR and LOCALSTATEDIR are compiled in (common/paths.h): the programs
+# read $(SYSCONFDIR)/pgp/pgp.conf and keep state in $(LOCALSTATEDIR)/lib/pgp.
+# DESTDIR only stages the files; it is not compiled in.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
+# The group that may read pgp.conf (its members: postgres, the monitoring
+# user), and the user that runs the backups and owns their state directory.
+PGP_GROUP  ?= pgp
+PGP_BACKUP_USER ?= postgres
 
-PKGS     := libpq libcurl libconfig zlib libcrypto json-c
+PKGS     := libpq libcurl libconfig zlib libcrypto libssl json-c
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wno-format-nonliteral -Wno-format-truncation
@@ -30,7 +40,8 @@ ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
+PATH_DEFS  := -DPGP_SYSCONFDIR='"$(SYSCONFDIR)"' -DPGP_LOCALSTATEDIR='"$(LOCALSTATEDIR)"'
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon $(PATH_DEFS) $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 LIBS := $(PKG_LIBS) -lm -lpthread
 
@@ -52,7 +63,15 @@ prog_obj = $(patsubst %.c,$(O)/%.o,$(call prog_src,$(1)))
 .PHONY: all check check-asan test-progs deps demo install uninstall clean lint
 all: $(addprefix $(BINOUT)/,$(PROGRAMS)) $(LIBPGP)
 
-$(O)/%.o: %.c
+# The compiled-in paths, recorded so that a change of SYSCONFDIR or
+# LOCALSTATEDIR rebuilds the objects (rewritten only when they differ).
+PATHS_STAMP := $(O)/paths.stamp
+$(shell mkdir -p $(O) && printf '%s\n' 'SYSCONFDIR=$(SYSCONFDIR) LOCALSTATEDIR=$(LOCALSTATEDIR)' | \
+	cmp -s - $(PATHS_STAMP) 2>/dev/null || \
+	printf '%s\n' 'SYSCONFDIR=$(SYSCONFDIR) LOCALSTATEDIR=$(LOCALSTATEDIR)' >$(PATHS_STAMP))
+$(PATHS_STAMP): ;
+
+$(O)/%.o: %.c $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -79,7 +98,7 @@ test-progs: all $(UNIT_BIN) $(TOOL_BIN)
 # Dependencies first (a fresh machine has no libconfig yet), then a fresh
 # make so pkg-config sees them.
 deps:
-	@scripts/install-deps --ensure
+	@sh scripts/install-deps --ensure
 
 check: deps
 	@$(MAKE) --no-print-directory test-progs
@@ -101,18 +120,52 @@ lint:
 	mandoc -Tlint -Wwarning man/man1/*.1 man/man5/*.5 man/man7/*.7
 	scripts/check-docs
 
+# Installed units and the cron file get the real paths; pgp.conf and the
+# cron file are the administrator's once installed and never overwritten.
+# As root into the live system (no DESTDIR), install also creates the
+# group $(PGP_GROUP) (pgp.conf is root:$(PGP_GROUP) 0640) and the state
+# directory, owned by $(PGP_BACKUP_USER); otherwise INSTALL says what to do.
+# systemd's StateDirectory= is under /var/lib: with another LOCALSTATEDIR
+# the units leave it out, and the directory is make install's.
+STATE_DIRECTORY := $(if $(filter /var,$(LOCALSTATEDIR)),StateDirectory=pgp,\# StateDirectory=pgp left out: LOCALSTATEDIR is $(LOCALSTATEDIR), not /var)
+STATE_MODE := $(if $(filter /var,$(LOCALSTATEDIR)),,\# )
+SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' \
+	-e 's|@PGP_GROUP@|$(PGP_GROUP)|g' -e 's|^@STATE_DIRECTORY@$$|$(STATE_DIRECTORY)|' -e 's|^StateDirectoryMode=|$(STATE_MODE)StateDirectoryMode=|'
+UNITS := $(notdir $(wildcard etc/systemd/*.service etc/systemd/*.timer))
+LIVE  := $(if $(DESTDIR),,$(filter 0,$(shell id -u)))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SYSCONFDIR)/pgp
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SYSCONFDIR)/pgp $(DESTDIR)$(SYSCONFDIR)/cron.d \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp
 	install -m 0755 $(addprefix $(BINOUT)/,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 etc/pgp.conf $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf.sample
+	@set -e; for u in $(UNITS); do \
+		$(SUBST) etc/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp; \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp; \
+		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; \
+	done; echo "installed $(UNITS) in $(DESTDIR)$(SYSTEMDUNITDIR)"
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/cron.d/pgp ]; then \
+		echo "kept existing $(DESTDIR)$(SYSCONFDIR)/cron.d/pgp"; \
+	else \
+		$(SUBST) etc/cron.d/pgp >$(DESTDIR)$(SYSCONFDIR)/cron.d/pgp && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/cron.d/pgp; \
+	fi
+	@if [ -n "$(LIVE)" ] && ! getent group $(PGP_GROUP) >/dev/null; then \
+		groupadd --system $(PGP_GROUP) && echo "created group $(PGP_GROUP) (add postgres and your monitoring user to it)"; \
+	fi
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf ]; then \
 		echo "kept existing $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf (sample in pgp.conf.sample)"; \
 	else \
 		install -m 0640 etc/pgp.conf $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf; \
+		if [ -n "$(LIVE)" ]; then chown root:$(PGP_GROUP) $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf; fi; \
+	fi
+	@if [ -n "$(LIVE)" ] && id $(PGP_BACKUP_USER) >/dev/null 2>&1; then \
+		chown $(PGP_BACKUP_USER): $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp; \
 	fi
 
 uninstall:
@@ -120,7 +173,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(addsuffix .1,$(PROGRAMS)))
 	rm -f $(DESTDIR)$(MANDIR)/man5/pgp.conf.5 $(DESTDIR)$(MANDIR)/man7/pgp.7
 	rm -f $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf.sample
-	@echo "left $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf in place (remove it by hand if unwanted)"
+	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	@echo "left $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf, $(DESTDIR)$(SYSCONFDIR)/cron.d/pgp and $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp in place (remove them by hand if unwanted)"
 
 clean:
 	rm -rf build common/libpgp.a $(addprefix bin/,$(PROGRAMS)) tests/.log
