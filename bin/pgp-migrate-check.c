@@ -24,7 +24,7 @@ help(FILE *out)
 		"Options:\n"
 		"  -d, --conninfo=CONNINFO  connection string or URI\n"
 		"  -t, --target=NAME        target from the configuration file\n"
-		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
+		"  -c, --config=FILE        configuration file (default " PGP_CONF_DEFAULT_PATH ")\n"
 		"      --format=FORMAT      output format: text or json\n"
 		"  -q, --quiet              print errors only\n"
 		"  -v, --verbose            print debugging messages\n"

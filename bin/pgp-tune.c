@@ -55,7 +55,7 @@ help(FILE *out)
 		"Options:\n"
 		"  -d, --conninfo=CONNINFO  connection string or URI\n"
 		"  -t, --target=NAME        target from the configuration file\n"
-		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
+		"  -c, --config=FILE        configuration file (default " PGP_CONF_DEFAULT_PATH ")\n"
 		"      --format=FORMAT      conf (default), sql, json or pgbouncer\n"
 		"      --explain            say why, for every setting\n"
 		"      --apply              ALTER SYSTEM and reload; never restarts\n"

@@ -135,8 +135,8 @@ if mount -t tmpfs -o size=1m tmpfs "$tiny" 2>/dev/null; then
 	is "$(find "$tiny" -type f | wc -l)" 0 "nothing partial left on the full disk"
 	run pgp-backup -c /dev/null --repo "$tiny/repo" --state-dir "$state" list
 	unlike "$OUT" "[0-9]T[0-9]" "list shows nothing there"
-elif [ "${CI:-}" = true ]; then
-	_result 0 "mount a small tmpfs for the full-disk test (needed under CI)"
+elif [ "${CI:-}" = true ] && is_root; then
+	_result 0 "mount a small tmpfs for the full-disk test (needed under CI as root)"
 else
 	echo "ok $((_tap_n + 1)) # skip cannot mount a tmpfs"; _tap_n=$((_tap_n + 1))
 fi
