@@ -221,6 +221,7 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	    pgp_conf_string(conf, "backup.role", "--role", o->role, &ctx->role) < 0 ||
 	    pgp_conf_string(conf, "backup.state_dir", "--state-dir", o->state_dir, &ctx->state_dir) < 0 ||
 	    pgp_conf_get_string(conf, "backup.pg_bindir", &ctx->pg_bindir) < 0 ||
+	    (!ctx->pg_bindir && pgp_conf_get_string(conf, "programs.pg_bindir", &ctx->pg_bindir) < 0) ||
 	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0 ||
 	    numbers(o, conf, ctx) < 0)
 		return -1;

@@ -37,10 +37,13 @@ enum {
 struct opts {
 	struct pgp_common common;
 	struct create_ctx ctx;
+	/* As given (NULL: not given); the config getters check them. */
 	const char *role_prefix;
 	const char *pooler_name;
+	const char *pooler_port_arg;
 	int status, stop;
-	const char *cli_allow[MAX_LIST], *cli_ext[MAX_LIST], *cli_opt_ext[MAX_LIST];
+	/* Repeatable options, NULL-terminated for pgp_conf_list. */
+	const char *cli_allow[MAX_LIST + 1], *cli_ext[MAX_LIST + 1], *cli_opt_ext[MAX_LIST + 1];
 	int n_cli_allow, n_cli_ext, n_cli_opt_ext;
 };
 
@@ -91,15 +94,18 @@ help(FILE *out)
 		"See pgp-create(1) and pgp(7).\n");
 }
 
-static void
-add(struct opts *o, const char **list, int *n, const char *value)
+/* One more value of a repeatable option; the list stays NULL-terminated. */
+static int
+add(struct opts *o, const char **list, int *n, const char *optname, const char *value)
 {
 	if (*n >= MAX_LIST)
-		pgp_usage_error(&o->common, "too many values (at most %d)", MAX_LIST);
+		return pgp_opt_fail(&o->common, "too many %s values (at most %d)", optname, MAX_LIST);
 	list[(*n)++] = value;
+	list[*n] = NULL;
+	return PGP_OPT_GO;
 }
 
-static void
+static int
 password_file_option(struct opts *o, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
@@ -108,14 +114,14 @@ password_file_option(struct opts *o, const char *arg)
 		if (strlen(role_kind_names[k]) == (size_t) (eq - arg) &&
 		    strncmp(arg, role_kind_names[k], (size_t) (eq - arg)) == 0) {
 			o->ctx.password_files[k] = eq + 1;
-			return;
+			return PGP_OPT_GO;
 		}
 	}
-	pgp_usage_error(&o->common, "--password-file wants KIND=FILE with KIND one of migrator, app, "
-			"readonly, monitor, backup, pooler");
+	return pgp_opt_fail(&o->common, "--password-file wants KIND=FILE with KIND one of migrator, app, "
+			    "readonly, monitor, backup, pooler");
 }
 
-static void
+static int
 parse_options(int argc, char **argv, struct opts *o)
 {
 	static const char *const formats[] = {"text", "json", NULL};
@@ -143,44 +149,52 @@ parse_options(int argc, char **argv, struct opts *o)
 		{NULL, 0, NULL, 0}
 	};
 	struct create_ctx *ctx = &o->ctx;
-	int opt;
+	long long v;
+	int opt, rc = PGP_OPT_GO;
 
 	pgp_opt_init(&o->common, argv, help, formats);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_LOCAL: ctx->local_dir = optarg; break;
-		case OPT_PORT: ctx->port = (int) pgp_opt_int(&o->common, optarg, "--port", 1, 65535); break;
+		case OPT_PORT:
+			if ((rc = pgp_opt_number(&o->common, optarg, "--port", 1, 65535, &v)) == PGP_OPT_GO)
+				ctx->port = (int) v;
+			break;
 		case OPT_OS_USER: ctx->os_user = optarg; break;
-		case OPT_ALLOW: add(o, o->cli_allow, &o->n_cli_allow, optarg); break;
+		case OPT_ALLOW: rc = add(o, o->cli_allow, &o->n_cli_allow, "--allow", optarg); break;
 		case OPT_LISTEN: ctx->listen = optarg; break;
 		case OPT_OUT: ctx->out_dir = optarg; break;
-		case OPT_EXTENSION: add(o, o->cli_ext, &o->n_cli_ext, optarg); break;
-		case OPT_OPTIONAL_EXTENSION: add(o, o->cli_opt_ext, &o->n_cli_opt_ext, optarg); break;
+		case OPT_EXTENSION: rc = add(o, o->cli_ext, &o->n_cli_ext, "--extension", optarg); break;
+		case OPT_OPTIONAL_EXTENSION:
+			rc = add(o, o->cli_opt_ext, &o->n_cli_opt_ext, "--optional-extension", optarg);
+			break;
 		case OPT_AUDIT: ctx->audit = 1; break;
 		case OPT_POOLER: o->pooler_name = optarg; break;
-		case OPT_POOLER_PORT:
-			ctx->pooler_port = (int) pgp_opt_int(&o->common, optarg, "--pooler-port", 1, 65535);
-			break;
+		case OPT_POOLER_PORT: o->pooler_port_arg = optarg; break;
 		case OPT_SSLROOTCERT: ctx->sslrootcert = optarg; break;
 		case OPT_ROLE_PREFIX: o->role_prefix = optarg; break;
 		case OPT_ROTATE: ctx->rotate_passwords = 1; break;
-		case OPT_PASSWORD_FILE: password_file_option(o, optarg); break;
+		case OPT_PASSWORD_FILE: rc = password_file_option(o, optarg); break;
 		case OPT_SHOW_SECRETS: ctx->show_secrets = 1; break;
 		case OPT_DRY_RUN: ctx->dry_run = 1; break;
 		case OPT_STATUS: o->status = 1; break;
 		case OPT_STOP: o->stop = 1; break;
-		default: pgp_opt_common(&o->common, opt, optarg);
+		default: rc = pgp_opt_handle(&o->common, opt, optarg);
 		}
 	}
+	if (rc != PGP_OPT_GO)
+		return rc;
 	if (optind < argc)
-		pgp_usage_error(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
-	pgp_opt_finish(&o->common);
+		return pgp_opt_fail(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
+	if ((rc = pgp_opt_check(&o->common)) != PGP_OPT_GO)
+		return rc;
 	if ((o->status || o->stop) && !ctx->local_dir)
-		pgp_usage_error(&o->common, "--status and --stop manage a local cluster: give --local DIR");
+		return pgp_opt_fail(&o->common, "--status and --stop manage a local cluster: give --local DIR");
 	if (ctx->local_dir && (o->common.conninfo || o->common.target))
-		pgp_usage_error(&o->common, "--local makes its own server: do not give -d or -t");
+		return pgp_opt_fail(&o->common, "--local makes its own server: do not give -d or -t");
 	if (!o->status && !o->stop && !o->common.database)
-		pgp_usage_error(&o->common, "--database NAME is required");
+		return pgp_opt_fail(&o->common, "--database NAME is required");
+	return PGP_OPT_GO;
 }
 
 static int
@@ -196,46 +210,32 @@ valid_name(const char *s)
 	return ok;
 }
 
-/* A string or a list from the config into ctx, unless the command line set it. */
-static int
-conf_list(const struct pgp_conf *conf, const char *key, const char **dst, int *n,
-	  const char **cli, int n_cli)
-{
-	const char **list = NULL;
-	int rc;
-
-	*n = 0;
-	if (n_cli) {
-		for (int i = 0; i < n_cli; i++)
-			dst[(*n)++] = cli[i];
-		return 0;
-	}
-	rc = pgp_conf_get_list(conf, key, &list);
-	for (int i = 0; rc == 1 && list[i] && *n < MAX_LIST; i++)
-		dst[(*n)++] = list[i];
-	free(list);
-	return rc < 0 ? -1 : 0;
-}
-
 /*
- * A key conf_keys.def may not hold yet (programs.*): unset
- * until it does, instead of the getter's abort on an unknown key.
+ * A list key (the option's values when given) into dst: -1 (logged) on a
+ * bad value or one too many.
  */
 static int
-conf_optional_string(const struct pgp_conf *conf, const char *key, const char **out)
+take_list(const struct pgp_conf *conf, const char *key, const char *opt, const char *const *given,
+	  const char **dst, int *n)
 {
-	int n;
-	const struct pgp_conf_key *keys = pgp_conf_keys(&n);
+	const char **list = NULL;
+	int src = pgp_conf_list(conf, key, opt, given, &list), rc = 0;
 
-	for (int i = 0; i < n; i++)
-		if (strcmp(keys[i].path, key) == 0)
-			return pgp_conf_get_string(conf, key, out);
-	return 0;
+	*n = 0;
+	for (int i = 0; src > 0 && list[i] && rc == 0; i++) {
+		if (*n == MAX_LIST)
+			rc = pgp_fail("%s: too many values (at most %d)", key, MAX_LIST);
+		else
+			dst[(*n)++] = list[i];
+	}
+	free(list);
+	return src < 0 ? -1 : rc;
 }
 
 /*
- * Everything the config file may set, command line first: the one place
- * pgp-create reads its configuration.
+ * Everything the config file may set, command line first, each through
+ * the getter that checks it: the one place pgp-create reads its
+ * configuration.  PGP_OPT_GO, or the usage status.
  */
 static int
 apply_config(struct opts *o, const struct pgp_conf *conf)
@@ -246,56 +246,54 @@ apply_config(struct opts *o, const struct pgp_conf *conf)
 		"create.readonly_connection_limit", "create.monitor_connection_limit",
 		"create.backup_connection_limit", "create.pooler_connection_limit"
 	};
-	const char *pooler = o->pooler_name, *env = getenv("PG_BINDIR");
-	long long v;
-	int b;
+	const char *pooler = NULL, *env = getenv("PG_BINDIR");
+	long long v = 0;
+	int b = 0;
 
-	if (!ctx->os_user && geteuid() == 0 && pgp_conf_get_string(conf, "create.os_user", &ctx->os_user) < 0)
-		return -1;
+	if (geteuid() == 0 &&
+	    pgp_conf_string(conf, "create.os_user", "--os-user", ctx->os_user, &ctx->os_user) < 0)
+		return PGP_EXIT_USAGE;
 	/* Where PostgreSQL's programs and PgBouncer are: pgbin.h searches. */
 	if (env && *env)
 		ctx->pg_bindir = env;
-	else if (conf_optional_string(conf, "programs.pg_bindir", &ctx->pg_bindir) < 0)
-		return -1;
-	if (conf_optional_string(conf, "programs.pgbouncer", &ctx->pgbouncer_program) < 0)
-		return -1;
+	else if (pgp_conf_string(conf, "programs.pg_bindir", NULL, NULL, &ctx->pg_bindir) < 0)
+		return PGP_EXIT_USAGE;
+	if (pgp_conf_string(conf, "programs.pgbouncer", NULL, NULL, &ctx->pgbouncer_program) < 0 ||
+	    pgp_conf_int(conf, "create.pooler_port", "--pooler-port", o->pooler_port_arg, &v) < 0)
+		return PGP_EXIT_USAGE;
+	ctx->pooler_port = (int) v;
 	if (o->status || o->stop)
-		return 0;
-	if (conf_list(conf, "create.allow", ctx->allow, &ctx->n_allow, o->cli_allow, o->n_cli_allow) < 0 ||
-	    conf_list(conf, "create.extensions", ctx->extensions, &ctx->n_extensions, o->cli_ext, o->n_cli_ext) < 0 ||
-	    conf_list(conf, "create.optional_extensions", ctx->optional_extensions, &ctx->n_optional,
-		      o->cli_opt_ext, o->n_cli_opt_ext) < 0)
-		return -1;
-	if (!ctx->audit && pgp_conf_get_bool(conf, "create.audit", &b) == 1)
-		ctx->audit = b;
-	if (!pooler && pgp_conf_get_string(conf, "create.pooler", &pooler) < 0)
-		return -1;
-	if (pooler && strcmp(pooler, "pgbouncer") == 0)
-		ctx->pooler = 1;
-	else if (pooler && strcmp(pooler, "none") != 0)
-		pgp_usage_error(&o->common, "--pooler: unknown pooler \"%s\" (pgbouncer or none)", pooler);
-	if (!ctx->pooler_port && pgp_conf_get_int(conf, "create.pooler_port", &v) == 1)
-		ctx->pooler_port = (int) v;
-	if (!ctx->sslrootcert && pgp_conf_get_string(conf, "create.sslrootcert", &ctx->sslrootcert) < 0)
-		return -1;
-	if (!o->role_prefix && pgp_conf_get_string(conf, "create.role_prefix", &o->role_prefix) < 0)
-		return -1;
+		return PGP_OPT_GO;
+	if (take_list(conf, "create.allow", "--allow", o->cli_allow, ctx->allow, &ctx->n_allow) < 0 ||
+	    take_list(conf, "create.extensions", "--extension", o->cli_ext, ctx->extensions,
+		      &ctx->n_extensions) < 0 ||
+	    take_list(conf, "create.optional_extensions", "--optional-extension", o->cli_opt_ext,
+		      ctx->optional_extensions, &ctx->n_optional) < 0)
+		return PGP_EXIT_USAGE;
+	if (pgp_conf_bool(conf, "create.audit", "--audit", ctx->audit ? "true" : NULL, &b) < 0 ||
+	    pgp_conf_string(conf, "create.pooler", "--pooler", o->pooler_name, &pooler) < 0 ||
+	    pgp_conf_string(conf, "create.sslrootcert", "--sslrootcert", ctx->sslrootcert, &ctx->sslrootcert) < 0 ||
+	    pgp_conf_string(conf, "create.role_prefix", "--role-prefix", o->role_prefix, &o->role_prefix) < 0)
+		return PGP_EXIT_USAGE;
+	ctx->audit = b;
+	/* WORDS: the getter gives "pgbouncer" or "none", whatever the case given. */
+	ctx->pooler = pooler && strcmp(pooler, "pgbouncer") == 0;
 	if (pgp_conf_get_string(conf, "create.statement_timeout", &ctx->statement_timeout) < 0 ||
 	    pgp_conf_get_string(conf, "create.readonly_statement_timeout", &ctx->readonly_statement_timeout) < 0 ||
 	    pgp_conf_get_string(conf, "create.monitor_statement_timeout", &ctx->monitor_statement_timeout) < 0 ||
 	    pgp_conf_get_string(conf, "create.idle_in_transaction_session_timeout",
 				&ctx->idle_in_transaction_session_timeout) < 0 ||
 	    pgp_conf_get_string(conf, "create.lock_timeout", &ctx->lock_timeout) < 0)
-		return -1;
+		return PGP_EXIT_USAGE;
 	for (int k = 0; k < ROLE_COUNT; k++) {
 		ctx->roles[k].connection_limit = -1;
 		if (limit_keys[k] && pgp_conf_get_int(conf, limit_keys[k], &ctx->roles[k].connection_limit) < 0)
-			return -1;
+			return PGP_EXIT_USAGE;
 	}
-	return 0;
+	return PGP_OPT_GO;
 }
 
-/* Role names from the prefix; all must be valid identifiers. */
+/* Role names from the prefix; all must be valid identifiers.  PGP_OPT_GO or the usage status. */
 static int
 derive_roles(struct opts *o)
 {
@@ -303,19 +301,19 @@ derive_roles(struct opts *o)
 	const char *prefix = o->role_prefix ? o->role_prefix : ctx->database;
 
 	if (!valid_name(ctx->database))
-		pgp_usage_error(&o->common, "invalid database name \"%s\" (want [a-z_][a-z0-9_]{0,62})",
-				ctx->database);
+		return pgp_opt_fail(&o->common, "invalid database name \"%s\" (want [a-z_][a-z0-9_]{0,62})",
+				    ctx->database);
 	for (int k = 0; k < ROLE_COUNT; k++) {
 		struct role_spec *r = &ctx->roles[k];
 
 		snprintf(r->name, sizeof(r->name), "%s_%s", prefix, k == ROLE_POOLER ? "pgbouncer" : role_kind_names[k]);
 		if (strlen(prefix) + 1 + strlen(role_kind_names[k]) + 3 > 63 || !valid_name(prefix))
-			pgp_usage_error(&o->common, "invalid role prefix \"%s\": role names must match "
-					"[a-z_][a-z0-9_]{0,62}", prefix);
+			return pgp_opt_fail(&o->common, "invalid role prefix \"%s\": role names must match "
+					    "[a-z_][a-z0-9_]{0,62}", prefix);
 		r->login = k >= FIRST_LOGIN_ROLE;
 		r->wanted = k != ROLE_POOLER || ctx->pooler;
 	}
-	return 0;
+	return PGP_OPT_GO;
 }
 
 /* Local mode: the admin over the cluster's own socket. */
@@ -520,14 +518,11 @@ run(struct opts *o, const struct pgp_conf *conf)
 	ctx->lock_fd = -1;
 	snprintf(ctx->admin_role, sizeof(ctx->admin_role), "postgres");
 	if (ctx->os_user && geteuid() != 0)
-		pgp_usage_error(&o->common, "--os-user needs root");
-	if (apply_config(o, conf) < 0)
-		return PGP_EXIT_USAGE;
-	if (!o->status && !o->stop) {
-		derive_roles(o);
-		if (!ctx->pooler_port)
-			ctx->pooler_port = 6432;
-	}
+		return pgp_opt_fail(&o->common, "--os-user needs root");
+	if ((rc = apply_config(o, conf)) != PGP_OPT_GO)
+		return rc;
+	if (!o->status && !o->stop && (rc = derive_roles(o)) != PGP_OPT_GO)
+		return rc;
 	if (ctx->out_dir && out_check(ctx) < 0)
 		return PGP_EXIT_USAGE;
 	if (ctx->local_dir && (rc = local_setup(o)) != PGP_EXIT_OK)
@@ -551,7 +546,8 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	pgp_log_init(argv[0]);
-	parse_options(argc, argv, &o);
+	if ((rc = parse_options(argc, argv, &o)) != PGP_OPT_GO)
+		return rc;
 	rc = pgp_setup(&o.common, &conf);
 	if (rc == 0)
 		rc = run(&o, conf);

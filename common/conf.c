@@ -90,6 +90,25 @@ check_os_user(const char *s, char *buf, size_t size)
 	return all_of(s, LOWER "_", LOWER DIGITS "_-", 32) ? 0 : -1;
 }
 
+/*
+ * A program or directory pgp runs from: absolute, since a cron job's or a
+ * unit's working directory is nobody's choice.
+ */
+static int
+check_absolute_path(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "an absolute path, starting with /");
+	return s[0] == '/' ? 0 : -1;
+}
+
+/* A program: an absolute path, or a bare name looked for in PATH (pgbin.h). */
+static int
+check_program(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "an absolute path, or a program name to look for in PATH");
+	return *s && (s[0] == '/' || !strchr(s, '/')) ? 0 : -1;
+}
+
 static int
 check_url(const char *s, char *buf, size_t size)
 {
@@ -631,8 +650,13 @@ validate(const struct pgp_conf *conf, const config_setting_t *group, const char 
 		const char *name = config_setting_name(s);
 		char path[512];
 		const struct pgp_conf_key *key;
+		int len = snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
 
-		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
+		/* A path cut short could match a key it is not: never matched. */
+		if (len < 0 || (size_t) len >= sizeof(path))
+			return pgp_fail("%s:%d: key path too long (%d bytes, at most %zu): \"%.40s...\"",
+					source_file(s, file), config_setting_source_line(s), len,
+					sizeof(path) - 1, path);
 		if (config_setting_is_group(s)) {
 			if (!is_known_group(path))
 				return pgp_fail("%s:%d: unknown section \"%s\"",
@@ -690,19 +714,51 @@ is_dev_null(const struct stat *st)
 }
 
 /*
- * Open the file to parse.  Only a regular file (or /dev/null) is read: a
- * directory reads as an I/O error, a FIFO or a device may never end.
- * O_NONBLOCK, since opening a FIFO would otherwise wait for a writer.
- * Returns 0 with *fp set, 0 with *fp NULL for a missing optional file,
- * or -1 after logging.
+ * The configuration is one file: libconfig would open an @include's file
+ * itself, past read_file()'s checks (a directory ends the process in its
+ * scanner, a FIFO never ends), so any line that libconfig could read as
+ * one is refused, as is a NUL byte, which would hide the rest of the text
+ * from this check and from libconfig alike.  libconfig's rule is
+ * ^[ \t]*@include; this one is wider (any case, any blank) on purpose.
  */
 static int
-open_file(const char *path, int must_exist, FILE **fp, struct stat *st)
+check_text(const char *path, const char *text, size_t len)
+{
+	int line = 1;
+
+	for (const char *p = text; p < text + len; p++) {
+		if (*p == '\0')
+			return pgp_fail("%s:%d: a NUL byte: not a text file", path, line);
+		if ((p == text || p[-1] == '\n') &&
+		    strncasecmp(p + strspn(p, " \t\r\f\v"), "@include", 8) == 0) {
+			pgp_error("%s:%d: @include is not supported: the configuration is one file", path, line);
+			pgp_hint("copy the included settings into %s", path);
+			return -1;
+		}
+		line += *p == '\n';
+	}
+	return 0;
+}
+
+/* Larger than any configuration: a file this big is a mistake. */
+#define MAX_CONF_SIZE (16 << 20)
+
+/*
+ * Read the file to parse.  Only a regular file (or /dev/null) is read: a
+ * directory reads as an I/O error, a FIFO or a device may never end.
+ * O_NONBLOCK, since opening a FIFO would otherwise wait for a writer.
+ * Returns 0 with *text set (malloc'd, NUL-terminated), 0 with *text NULL
+ * for a missing optional file, or -1 after logging.
+ */
+static int
+read_file(const char *path, int must_exist, char **text, struct stat *st)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	const char *why = NULL;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
 
-	*fp = NULL;
+	*text = NULL;
 	if (fd < 0) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
@@ -714,12 +770,41 @@ open_file(const char *path, int must_exist, FILE **fp, struct stat *st)
 		why = "is a directory";
 	else if (!S_ISREG(st->st_mode) && !is_dev_null(st))
 		why = "not a regular file";
-	else if (!(*fp = fdopen(fd, "r")))
-		why = strerror(errno);
-	if (!why)
-		return 0;
-	close(fd);
-	return pgp_fail("cannot read configuration file \"%s\": %s", path, why);
+	while (!why) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			char *more = cap >= MAX_CONF_SIZE ? NULL : realloc(buf, cap ? cap * 2 : 8192);
+
+			if (!more) {
+				why = cap >= MAX_CONF_SIZE ? "larger than 16MB" : "out of memory";
+				break;
+			}
+			buf = more;
+			cap = cap ? cap * 2 : 8192;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			why = strerror(errno);
+		else if (n == 0)
+			break;
+		else
+			len += (size_t) n;
+	}
+	close(fd);		/* read only: nothing to lose */
+	if (why) {
+		free(buf);
+		return pgp_fail("cannot read configuration file \"%s\": %s", path, why);
+	}
+	buf[len] = '\0';
+	if (check_text(path, buf, len) < 0) {
+		free(buf);
+		return -1;
+	}
+	*text = buf;
+	return 0;
 }
 
 /* Same rule as libpq's for .pgpass: secrets live in private files. */
@@ -741,20 +826,21 @@ pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out)
 	struct pgp_conf *conf = calloc(1, sizeof(*conf));
 	struct found_secret found = {"", "", 0};
 	struct stat st;
-	FILE *fp;
+	char *text;
 	int parsed;
 
 	*out = conf;
 	if (!conf)
 		return pgp_fail("out of memory");
 	config_init(&conf->cfg);
-	if (open_file(path, must_exist, &fp, &st) < 0)
+	if (read_file(path, must_exist, &text, &st) < 0)
 		return -1;
-	if (!fp)
+	if (!text)
 		return validate_environment(conf);
 	conf->path = strdup(path);
-	parsed = config_read(&conf->cfg, fp);
-	fclose(fp);		/* read only: nothing to lose */
+	/* From memory: libconfig opens no file of its own (check_text). */
+	parsed = config_read_string(&conf->cfg, text);
+	free(text);
 	if (!conf->path)
 		return pgp_fail("out of memory");
 	if (!parsed) {

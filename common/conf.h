@@ -43,9 +43,10 @@ const char *pgp_conf_choose_path(const char *explicit_path, int *must_exist);
 /*
  * Load and validate a file.  A missing optional file gives an empty config
  * (defaults only).  Only a regular file or /dev/null is read (never a
- * directory, FIFO or device); every conninfo must parse as libpq reads it;
- * every value, in the file and in the environment, must keep its key's
- * rule.  Returns 0, or -1 after logging "FILE:LINE: ..." (or the variable).
+ * directory, FIFO or device), and only that one file: @include is refused
+ * (libconfig would open the file itself); every conninfo must parse as
+ * libpq reads it; every value, in the file and in the environment, must
+ * keep its key's rule.  Returns 0, or -1 after logging "FILE:LINE: ..." (or the variable).
  */
 int pgp_conf_load(const char *path, int must_exist, struct pgp_conf **out);
 void pgp_conf_free(struct pgp_conf *conf);

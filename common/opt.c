@@ -140,50 +140,6 @@ pgp_opt_number(const struct pgp_common *c, const char *arg, const char *optname,
 	return PGP_OPT_GO;
 }
 
-/* The transitional exiting forms (opt.h). */
-void
-pgp_usage_error(const struct pgp_common *c, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vfail(c, fmt, ap);
-	va_end(ap);
-	exit(rc);
-}
-
-int
-pgp_opt_common(struct pgp_common *c, int opt, const char *arg)
-{
-	int rc = pgp_opt_handle(c, opt, arg);
-
-	if (rc != PGP_OPT_GO)
-		exit(rc);
-	return 1;
-}
-
-void
-pgp_opt_finish(struct pgp_common *c)
-{
-	int rc = pgp_opt_check(c);
-
-	if (rc != PGP_OPT_GO)
-		exit(rc);
-}
-
-long long
-pgp_opt_int(const struct pgp_common *c, const char *arg, const char *optname,
-	    long long min, long long max)
-{
-	long long v = 0;
-	int rc = pgp_opt_number(c, arg, optname, min, max, &v);
-
-	if (rc != PGP_OPT_GO)
-		exit(rc);
-	return v;
-}
-
 int
 pgp_parse_size(const char *s, unsigned long long *bytes)
 {

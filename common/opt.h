@@ -89,18 +89,6 @@ int pgp_opt_number(const struct pgp_common *c, const char *arg, const char *optn
 		   long long min, long long max, long long *out);
 
 /*
- * Transitional, for parsers that do not return a status yet (pgp-create,
- * tests/tools/conn-probe): the same, but they exit.  Remove with the last
- * caller.
- */
-int pgp_opt_common(struct pgp_common *c, int opt, const char *arg);
-void pgp_opt_finish(struct pgp_common *c);
-void pgp_usage_error(const struct pgp_common *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
-long long pgp_opt_int(const struct pgp_common *c, const char *arg, const char *optname,
-		      long long min, long long max);
-
-/*
  * Parse a size with an optional PostgreSQL-style unit (B, kB, MB, GB, TB;
  * case-insensitive, "K/M/G/T" accepted) into bytes.  Returns 0 or -1.
  */

@@ -55,11 +55,3 @@ pgp_pool_plan(const struct pgp_pool_input *in, struct pgp_pool_sizes *out)
 	}
 	out->max_client_conn = usable * 10 < 100 ? 100 : usable * 10;
 }
-
-void
-pgp_pool_sizes(int max_connections, int superuser_reserved, int cpus, struct pgp_pool_sizes *out)
-{
-	struct pgp_pool_input in = {max_connections, superuser_reserved, cpus};
-
-	pgp_pool_plan(&in, out);
-}

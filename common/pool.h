@@ -42,11 +42,4 @@ int pgp_pool_input_server(PGconn *conn, const char *root, struct pgp_pool_input 
  */
 void pgp_pool_plan(const struct pgp_pool_input *in, struct pgp_pool_sizes *out);
 
-/*
- * The same from loose arguments: pgp-tune's call until it passes a
- * struct pgp_pool_input to pgp_pool_plan; then this goes.
- */
-void pgp_pool_sizes(int max_connections, int superuser_reserved, int cpus,
-		    struct pgp_pool_sizes *out);
-
 #endif

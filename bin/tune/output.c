@@ -124,7 +124,8 @@ tune_print_pgbouncer(const struct tune_inputs *in, const struct tune_result *r)
 	struct pgp_pool_sizes sz;
 	int max_connections = (int) tune_find_setting((struct tune_result *) r, "max_connections")->number;
 
-	pgp_pool_sizes(max_connections, 3, in->cpus, &sz);
+	pgp_pool_plan(&(struct pgp_pool_input){.max_connections = max_connections,
+						.reserved = PGP_POOL_RESERVED_DEFAULT, .cpus = in->cpus}, &sz);
 	header(in, r, ";;");
 	printf(";; Transaction pooling sized for max_connections = %d: %d server connections\n"
 	       ";; stay outside the pooler for the admin, migrations, monitoring and backups.\n"

@@ -179,6 +179,58 @@ bad_value 'tune = {\n  tolerance = 150.0;\n};\n' \
 	'2: key "tune.tolerance" is 150, out of range (allowed: 0..100)'
 bad_value 'create = {\n  allow = [ "10.0.0.0/8", "0.0.0.0/64" ];\n};\n' \
 	'2: key "create.allow" is "0.0.0.0/64" (allowed: an address with a prefix length, such as 10.0.0.0/8 or ::1/128)'
+bad_value 'programs = {\n  pg_bindir = "usr/lib/postgresql/15/bin";\n};\n' \
+	'2: key "programs.pg_bindir" is "usr/lib/postgresql/15/bin" (allowed: an absolute path, starting with /)'
+bad_value 'programs = {\n  pgbouncer = "sbin/pgbouncer";\n};\n' \
+	'2: key "programs.pgbouncer" is "sbin/pgbouncer" (allowed: an absolute path, or a program name to look for in PATH)'
+
+# pgp.conf is one file: @include is refused (libconfig would open the file
+# itself: a directory ended the process in its scanner, a FIFO hung it).
+mkfifo "$dir/inc.fifo"
+for inc in '.' "$dir/inc.fifo" /dev/null; do
+	printf 'log = { syslog = false; };\n  @include "%s"\n' "$inc" >"$dir/inc.conf"
+	for prog in pgp-create pgp-tune pgp-backup; do
+		case $prog in
+		pgp-create) set -- --database shop ;;
+		pgp-backup) set -- list --repo "$dir/repo" ;;
+		*) set -- ;;
+		esac
+		run timeout 20 "$prog" -c "$dir/inc.conf" "$@"
+		is "$RC:$(printf '%s\n' "$ERR" | head -1)" \
+			"2:$prog: error: $dir/inc.conf:2: @include is not supported: the configuration is one file" \
+			"$prog: @include \"$inc\" refused with file and line"
+	done
+done
+# A target name so long that a key's path would be cut short is refused,
+# not matched as the shorter key (targets.NAME.conninfo_typo as conninfo).
+long=$(printf 'a%.0s' $(seq 494))
+printf 'targets = {\n  %s = {\n    conninfo = "host=db";\n    conninfo_typo = "x";\n  };\n};\n' "$long" >"$dir/long.conf"
+run pgp-tune -c "$dir/long.conf"
+like "$RC:$ERR" "^2:pgp-tune: error: $dir/long\\.conf:4: key path too long \\(516 bytes, at most 511\\)" \
+	"a key path too long for the buffer: exit 2 with file and line"
+
+# pgp-create's options through the same getters, before any connection
+# (a connection to this socket would fail with 3).
+create_opt() {
+	local want=$1
+	shift
+	run pgp-create -c /dev/null -d "host=$dir/nosocket" --database shop "$@"
+	is "$RC:$ERR" "2:pgp-create: error: $want" "pgp-create $*: exit 2 before connecting"
+}
+create_opt 'option --pooler-port is 0, out of range (allowed: 1..65535)' --pooler-port 0
+create_opt 'option --pooler-port is "64k", not an integer (allowed: 1..65535)' --pooler-port 64k
+create_opt 'option --pooler is "pgpool" (allowed: pgbouncer, none)' --pooler pgpool
+create_opt 'option --allow is "10.0.0.1" (allowed: an address with a prefix length, such as 10.0.0.0/8 or ::1/128)' \
+	--allow 10.0.0.0/8 --allow 10.0.0.1
+create_opt 'option --extension is "pg trgm" (allowed: an extension name: letters, digits, _ and -)' --extension 'pg trgm'
+create_opt 'option --role-prefix is "Shop" (allowed: [a-z_][a-z0-9_]*, at most 51 characters)' --role-prefix Shop
+PGP_CREATE_POOLER=pgpool run pgp-create -c /dev/null -d "host=$dir/nosocket" --database shop
+is "$RC:$ERR" '2:pgp-create: error: environment variable PGP_CREATE_POOLER is "pgpool" (allowed: pgbouncer, none)' \
+	"pgp-create: PGP_CREATE_POOLER=pgpool: exit 2 before connecting"
+run pgp-create -c /dev/null --local "$dir/cluster" --status --pooler-port 70000
+is "$RC:$ERR" '2:pgp-create: error: option --pooler-port is 70000, out of range (allowed: 1..65535)' \
+	"pgp-create --status checks --pooler-port too"
+
 PGP_CREATE_POOLER_PORT=99999 run pgp-backup -c /dev/null list --repo "$dir/repo"
 is "$RC:$ERR" '2:pgp-backup: error: environment variable PGP_CREATE_POOLER_PORT is 99999, out of range (allowed: 1..65535)' \
 	"a bad port from the environment: the variable and the range"

@@ -51,13 +51,14 @@ main(int argc, char **argv)
 	struct pgp_connspec spec;
 	PGconn *conn = NULL;
 	PGresult *res;
-	int opt, rc;
+	int opt, rc = PGP_OPT_GO;
 
 	pgp_log_init(argv[0]);
 	pgp_opt_init(&common, argv, help, NULL);
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
-		pgp_opt_common(&common, opt, optarg);
-	pgp_opt_finish(&common);
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
+		rc = pgp_opt_handle(&common, opt, optarg);
+	if (rc != PGP_OPT_GO || (rc = pgp_opt_check(&common)) != PGP_OPT_GO)
+		return rc;
 	rc = pgp_setup(&common, &conf);
 	if (rc != 0)
 		goto done;

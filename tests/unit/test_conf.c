@@ -91,6 +91,11 @@ static const struct {
 	{"backup.s3_endpoint", "localhost:9000", "http://127.0.0.1:9000"},
 	{"backup.s3_endpoint", "ftp://x", "https://s3.example.com"},
 	{"backup.s3_region", "US East", "eu-west-1"},
+	{"programs.pg_bindir", "bin", "/usr/lib/postgresql/15/bin"},
+	{"programs.pg_bindir", "./bin", "/opt/pg/bin"},
+	{"programs.pgbouncer", "sbin/pgbouncer", "/usr/sbin/pgbouncer"},
+	{"programs.pgbouncer", "./pgbouncer", "pgbouncer"},
+	{"backup.pg_bindir", "pg/bin", "/usr/lib/postgresql/16/bin"},
 };
 
 struct key_case {
@@ -630,6 +635,118 @@ test_file_kinds(void)
 	pgp_conf_free(conf);
 }
 
+/* An input AFL++ found, in tests/fuzz/repro (tests/run sets PGP_SRC). */
+static const char *
+repro(const char *name)
+{
+	static char path[1024];
+	const char *src = getenv("PGP_SRC");
+
+	snprintf(path, sizeof(path), "%s/tests/fuzz/repro/%s", src && *src ? src : ".", name);
+	return path;
+}
+
+/*
+ * A key path longer than validate()'s buffer is refused, never matched cut
+ * short (AFL++: tests/fuzz/repro/conf-path-truncation.conf).  Target names
+ * of 494 characters make "targets.NAME.conninfo" exactly 511 bytes, the
+ * most the buffer holds, and "targets.NAME.conninfo_typo" 516.
+ */
+static void
+test_long_paths(void)
+{
+	struct pgp_conf *conf = NULL;
+	char name[700], text[2048], err[2048];
+	int rc;
+
+	memset(name, 'a', 494);
+	name[494] = '\0';
+	snprintf(text, sizeof(text), "targets = {\n  %s = {\n    conninfo = \"host=db\";\n"
+		 "    conninfo_typo = \"anything\";\n  };\n};\n", name);
+	rc = load_text(text, 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && starts(err, ":4: key path too long (516 bytes, at most 511)"),
+	   "a typo'd key whose path is cut to a known one is refused at its line: %s", err);
+	pgp_conf_free(conf);
+
+	snprintf(text, sizeof(text), "targets = {\n  %s = {\n    conninfo = \"host=db\";\n  };\n};\n", name);
+	rc = load_text(text, 0600, &conf, err, sizeof(err));
+	ok(rc == 0 && !*err, "the same target with a path of exactly 511 bytes loads: %s", err);
+	pgp_conf_free(conf);
+
+	memset(name, 'b', 600);
+	name[600] = '\0';
+	snprintf(text, sizeof(text), "targets = {\n  %s = { conninfo = \"host=db\"; };\n};\n", name);
+	rc = load_text(text, 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && starts(err, ":2: key path too long (608 bytes, at most 511)"),
+	   "a section whose path does not fit is refused: %s", err);
+	pgp_conf_free(conf);
+
+	/* The repro file itself, as the fuzzer found it. */
+	rc = load_path(repro("conf-path-truncation.conf"), &conf, err, sizeof(err));
+	ok(rc == -1 && strstr(err, "key path too long") && strstr(err, "conf-path-truncation.conf:"),
+	   "tests/fuzz/repro/conf-path-truncation.conf is refused: %s", err);
+	pgp_conf_free(conf);
+}
+
+/*
+ * pgp's configuration is one file: @include is refused before libconfig
+ * sees it, since libconfig would open the file itself, past open_file()'s
+ * checks (AFL++: tests/fuzz/repro/conf-include-dir.conf).  A directory
+ * made libconfig's scanner exit(2) ("input in flex scanner failed"), a
+ * FIFO made it wait forever (main's alarm fails the test then).
+ */
+static void
+test_include(void)
+{
+	struct pgp_conf *conf = NULL;
+	char text[1024], err[2048], fifo[600];
+	int rc;
+
+	rc = load_text("log = { syslog = true; };\n@include \".\"\n", 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && starts(err, ":2: @include is not supported"),
+	   "@include of a directory is refused at its line, the process alive: %s", err);
+	pgp_conf_free(conf);
+
+	snprintf(fifo, sizeof(fifo), "%s/include.fifo", dir);
+	mkfifo(fifo, 0600);
+	snprintf(text, sizeof(text), "\n\n \t@include \"%s\"\n", fifo);
+	rc = load_text(text, 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && starts(err, ":3: @include is not supported"),
+	   "@include of a FIFO, after blanks, is refused without waiting: %s", err);
+	pgp_conf_free(conf);
+
+	put_file(dir, "other.conf", "log = { syslog = true; };\n");
+	snprintf(text, sizeof(text), "@include \"%s/other.conf\"\n", dir);
+	rc = load_text(text, 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && starts(err, ":1: @include is not supported") && strstr(err, "one file"),
+	   "and so is @include of a regular file: %s", err);
+	pgp_conf_free(conf);
+
+	rc = load_text("# an @include \"x\" in a comment is text\n"
+		       "targets = { t = { conninfo = \"dbname=x application_name=@include\"; }; };\n",
+		       0600, &conf, err, sizeof(err));
+	ok(rc == 0 && !*err, "@include that does not begin a line is not a directive: %s", err);
+	pgp_conf_free(conf);
+
+	/* Text after a NUL byte would be out of sight of the check and of libconfig. */
+	snprintf(fifo, sizeof(fifo), "%s/nul.conf", dir);
+	{
+		static const char nul[] = "log = { syslog = true; };\n# \0\n@include \".\"\n";
+		FILE *f = fopen(fifo, "w");
+
+		fwrite(nul, 1, sizeof(nul) - 1, f);
+		fclose(f);
+	}
+	rc = load_path(fifo, &conf, err, sizeof(err));
+	ok(rc == -1 && strstr(err, "nul.conf:2: a NUL byte"), "a NUL byte is refused at its line: %s", err);
+	pgp_conf_free(conf);
+
+	rc = load_path(repro("conf-include-dir.conf"), &conf, err, sizeof(err));
+	ok(rc == -1 && strstr(err, "conf-include-dir.conf:3: @include is not supported"),
+	   "tests/fuzz/repro/conf-include-dir.conf is refused: %s", err);
+	pgp_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -654,6 +771,8 @@ main(void)
 	test_given();
 	test_duration();
 	test_empty();
+	test_long_paths();
+	test_include();
 
 	rc = load_text("log = {\n  syslog = true;\n  syslog_facility = \"local3\"\n};\n", 0644, &conf, err, sizeof(err));
 	is_int(rc, 0, "valid file loads");
