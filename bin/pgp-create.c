@@ -332,13 +332,37 @@ local_admin_spec(struct create_ctx *ctx, struct pgp_connspec *spec, char *buf, s
 	return 0;
 }
 
+/*
+ * The TCP address of a server the admin reached through its unix socket:
+ * the first of its listen_addresses, with the wildcards and "localhost"
+ * as 127.0.0.1 ("localhost" may resolve to ::1 first, where the server
+ * may not listen, and PgBouncer tries only the first address).
+ */
+static void
+socket_server_address(PGconn *admin, char *buf, size_t size)
+{
+	PGresult *res = PQexec(admin, "SELECT current_setting('listen_addresses')");
+	const char *list = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : "";
+	size_t n = strcspn(list, ", ");
+
+	snprintf(buf, size, "%.*s", (int) n, list);
+	if (!*buf || !strcmp(buf, "*") || !strcmp(buf, "localhost") || !strcmp(buf, "0.0.0.0"))
+		snprintf(buf, size, "127.0.0.1");
+	else if (!strcmp(buf, "::"))
+		snprintf(buf, size, "::1");
+	PQclear(res);
+}
+
 /* Server mode: where TCP clients go, from the admin connection. */
 static int
 server_endpoints(struct create_ctx *ctx, PGconn *admin)
 {
 	const char *host = PQhost(admin), *port = PQport(admin);
 
-	snprintf(ctx->host, sizeof(ctx->host), "%s", host && *host != '/' ? host : "localhost");
+	if (host && *host && *host != '/')
+		snprintf(ctx->host, sizeof(ctx->host), "%s", host);
+	else
+		socket_server_address(admin, ctx->host, sizeof(ctx->host));
 	snprintf(ctx->tcp_port, sizeof(ctx->tcp_port), "%s", port && *port ? port : "5432");
 	if (ctx->sslrootcert) {
 		char abs[PATH_MAX];

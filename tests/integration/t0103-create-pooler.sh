@@ -89,6 +89,8 @@ else
 fi
 like "$(cat "$sini")" "client_tls_cert_file = $out/pgbouncer/tls/server\.crt" "with a certificate of its own for clients"
 unlike "$(cat "$sini")" "\(null\)" "and no unset path"
+like "$(cat "$sini")" "^srv = host=127\.0\.0\.1 port=$port " \
+	"an admin on the socket: PgBouncer goes to the server's listen address, not \"localhost\" (::1 first on a stock Debian)"
 run srv
 like "$OUT" "pgbouncer -d $sini" "the text output says how to start PgBouncer"
 like "$OUT" "^srv: no changes" "a second run changes nothing"
