@@ -26,7 +26,7 @@ help(FILE *out)
 		"Options:\n"
 		"  -d, --conninfo=CONNINFO  connection string or URI\n"
 		"  -t, --target=NAME        target from the configuration file\n"
-		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
+		"  -c, --config=FILE        configuration file (default " PGP_CONF_DEFAULT_PATH ")\n"
 		"      --format=FORMAT      nagios, prometheus or json\n"
 		"  -q, --quiet              print errors only\n"
 		"  -v, --verbose            print debugging messages\n"
@@ -49,11 +49,15 @@ main(int argc, char **argv)
 	pgp_log_init(argv[0]);
 	pgp_opt_init(&common, argv, help, formats);
 	common.usage_exit = PGP_NAGIOS_UNKNOWN;
-	while ((opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
-		pgp_opt_common(&common, opt, optarg);
-	if (optind < argc)
-		pgp_usage_error(&common, "too many arguments (first is \"%s\")", argv[optind]);
-	pgp_opt_finish(&common);
+	rc = PGP_OPT_GO;
+	while (rc == PGP_OPT_GO && (opt = getopt_long(argc, argv, PGP_COMMON_SHORTOPTS, options, NULL)) != -1)
+		rc = pgp_opt_handle(&common, opt, optarg);
+	if (rc == PGP_OPT_GO && optind < argc)
+		rc = pgp_opt_fail(&common, "too many arguments (first is \"%s\")", argv[optind]);
+	if (rc == PGP_OPT_GO)
+		rc = pgp_opt_check(&common);
+	if (rc != PGP_OPT_GO)
+		return rc;
 
 	rc = pgp_setup(&common, &conf);
 	if (rc == 0) {
