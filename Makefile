@@ -91,6 +91,8 @@ $(O)/tests/%: $(O)/tests/%.o $(LIBPGP)
 
 # Unit tests of a program's pure modules link those modules.
 $(O)/tests/unit/test_tune: $(O)/bin/tune/formulas.o
+$(O)/tests/unit/test_alert: $(O)/bin/alert/threshold.o $(O)/bin/alert/catalog.o $(O)/bin/alert/queries.o
+$(O)/tests/unit/test_alert_eval: $(patsubst %.c,$(O)/%.o,$(wildcard bin/alert/*.c))
 $(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
@@ -138,7 +140,8 @@ LIVE  := $(if $(DESTDIR),,$(filter 0,$(shell id -u)))
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SYSCONFDIR)/pgp $(DESTDIR)$(SYSCONFDIR)/cron.d \
-		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp \
+		$(DESTDIR)$(LOCALSTATEDIR)/lib/pgp/alert
 	install -m 0755 $(addprefix $(BINOUT)/,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
@@ -166,6 +169,11 @@ install: all
 	fi
 	@if [ -n "$(LIVE)" ] && id $(PGP_BACKUP_USER) >/dev/null 2>&1; then \
 		chown $(PGP_BACKUP_USER): $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp; \
+	fi
+	@# pgp-alert's state (alert.state_dir): any member of the group writes it.
+	@if [ -n "$(LIVE)" ]; then \
+		chown root:$(PGP_GROUP) $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp/alert && \
+		chmod 2770 $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp/alert; \
 	fi
 
 uninstall:

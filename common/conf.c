@@ -721,14 +721,74 @@ is_dev_null(const struct stat *st)
  * from this check and from libconfig alike.  libconfig's rule is
  * ^[ \t]*@include; this one is wider (any case, any blank) on purpose.
  */
+/*
+ * libconfig 1.5 reads an integer literal without an L suffix as 32 bits
+ * and wraps what does not fit (4294967297 becomes 1): such a literal is
+ * refused, outside strings and comments.  p points at a digit; 0 or -1.
+ */
+static int
+check_int_literal(const char *path, int line, const char *text, const char *p, const char **end)
+{
+	const char *q = p;
+	unsigned long long v = 0;
+	int big = 0;
+
+	while (*q >= '0' && *q <= '9') {
+		big |= v > 0x7fffffffULL;
+		v = v * 10 + (unsigned long long) (*q - '0');
+		q++;
+	}
+	*end = q;
+	/* part of a name, a float, a hex number or an L-suffixed integer: fine */
+	if ((p > text && (isalnum((unsigned char) p[-1]) || p[-1] == '_' || p[-1] == '.')) ||
+	    *q == '.' || *q == 'e' || *q == 'E' || *q == 'x' || *q == 'X' || *q == 'L')
+		return 0;
+	if (big || v > 0x80000000ULL || (v == 0x80000000ULL && !(p > text && p[-1] == '-')))
+		return pgp_fail("%s:%d: the integer %.*s does not fit libconfig's 32-bit integers: "
+				"write it with an L suffix (%.*sL)", path, line, (int) (q - p), p, (int) (q - p), p);
+	return 0;
+}
+
 static int
 check_text(const char *path, const char *text, size_t len)
 {
+	const char *nul = memchr(text, '\0', len);
 	int line = 1;
 
+	if (nul) {
+		for (const char *p = text; p < nul; p++)
+			line += *p == '\n';
+		return pgp_fail("%s:%d: a NUL byte: not a text file", path, line);
+	}
 	for (const char *p = text; p < text + len; p++) {
-		if (*p == '\0')
-			return pgp_fail("%s:%d: a NUL byte: not a text file", path, line);
+		const char *end;
+
+		/* strings and comments hold no numbers libconfig reads */
+		if (*p == '"') {
+			for (p++; p < text + len && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < text + len)
+					p++;
+				line += *p == '\n';
+			}
+			continue;
+		}
+		if (*p == '#' || (*p == '/' && p[1] == '/')) {
+			while (p + 1 < text + len && p[1] != '\n')
+				p++;
+			continue;
+		}
+		if (*p == '/' && p[1] == '*') {
+			for (p += 2; p + 1 < text + len && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			p++;
+			continue;
+		}
+		if (*p >= '0' && *p <= '9') {
+			if (check_int_literal(path, line, text, p, &end) < 0)
+				return -1;
+			p = end - 1;
+			continue;
+		}
 		if ((p == text || p[-1] == '\n') &&
 		    strncasecmp(p + strspn(p, " \t\r\f\v"), "@include", 8) == 0) {
 			pgp_error("%s:%d: @include is not supported: the configuration is one file", path, line);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The suite's own assertions: shapes that pass whatever the program does.
 #   ok "..." -- [ a ] && [ b ]    the shell runs "[ b ]" after ok: only a is asserted
-#   like "$X" 'a\|b'              under grep -E, \| is a literal bar
+#   like "$X" 'a\|b'              under grep -E, \| is a literal bar (write a literal bar as [|])
 # Write such a check as ok "..." -- sh -c '[ a ] && [ b ]', or two asserts,
 # and alternation as 'a|b'.
 . "$(dirname "$0")/lib.sh"

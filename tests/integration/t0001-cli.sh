@@ -3,7 +3,7 @@
 # pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 . "$(dirname "$0")/lib.sh"
 
-implemented="pgp-create pgp-tune pgp-backup"
+implemented="pgp-create pgp-tune pgp-backup pgp-alert"
 for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	# pgp-alert speaks Nagios: a usage error is UNKNOWN (3), not CRITICAL (2).
 	usage=2
@@ -59,8 +59,9 @@ run pgp-backup
 is "$RC" 2 "pgp-backup without a subcommand is a usage error"
 run pgp-backup frobnicate
 like "$ERR" 'unknown subcommand "frobnicate"' "pgp-backup names an unknown subcommand"
-run pgp-alert -c /dev/null
-like "$OUT" "^PGP-ALERT UNKNOWN" "pgp-alert prints a Nagios status line"
-run pgp-alert -q -c /dev/null
+run pgp-alert -c /dev/null --no-state -d "host=/nonexistent port=1"
+is "$RC" 2 "pgp-alert: a server that cannot be reached is CRITICAL (exit 2)"
+like "$OUT" '^PGP-ALERT CRITICAL - connection CRITICAL: connection to server on socket "/nonexistent/.s.PGSQL.1" failed' "pgp-alert prints a Nagios status line"
+run pgp-alert -q -c /dev/null --no-state -d "host=/nonexistent port=1"
 like "$ERR" "error" "errors still print under -q"
 done_testing

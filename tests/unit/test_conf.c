@@ -108,15 +108,24 @@ struct key_case {
 static int
 load_key(const struct pgp_conf_key *k, const char *value, struct pgp_conf **conf, char *err, size_t size)
 {
-	char text[1024], section[64];
-	const char *dot = strchr(k->path, '.');
+	char text[2048], path[256], *parts[16], *save = NULL;
+	size_t at = 0;
+	int n = 0;
 
-	snprintf(section, sizeof(section), "%.*s", (int) (dot - k->path), k->path);
-	if (strncmp(k->path, "targets.*.", 10) == 0)
-		snprintf(text, sizeof(text), "targets = {\n  t = { %s = %s; %s };\n};\n", k->path + 10, value,
-			 strcmp(k->path + 10, "conninfo") ? "conninfo = \"host=/tmp\";" : "");
-	else
-		snprintf(text, sizeof(text), "%s = {\n  %s = %s;\n};\n", section, dot + 1, value);
+	/* The groups on line 1, the key on line 2 (the line messages name), every
+	 * "*" a name "t"; a target gets the conninfo it needs. */
+	snprintf(path, sizeof(path), "%s", k->path);
+	for (char *p = strtok_r(path, ".", &save); p && n < 16; p = strtok_r(NULL, ".", &save))
+		parts[n++] = !strcmp(p, "*") ? (char *) "t" : p;
+	for (int i = 0; i < n - 1; i++)
+		at += (size_t) snprintf(text + at, sizeof(text) - at, "%s = { ", parts[i]);
+	at += (size_t) snprintf(text + at, sizeof(text) - at, "\n  %s = %s;\n", parts[n - 1], value);
+	for (int i = n - 2; i >= 0; i--) {
+		int target = i == 1 && !strcmp(parts[0], "targets") && strcmp(k->path, "targets.*.conninfo");
+
+		at += (size_t) snprintf(text + at, sizeof(text) - at, "%s}; ", target ? "conninfo = \"host=/tmp\"; " : "");
+	}
+	snprintf(text + at, sizeof(text) - at, "\n");
 	return load_text(text, 0600, conf, err, size);
 }
 
@@ -143,8 +152,9 @@ try_case(const struct pgp_conf_key *k, const struct key_case *c, const char *all
 
 	/* A target's keys are tried in the target "t". */
 	snprintf(shown, sizeof(shown), "%s", k->path);
-	if (strncmp(shown, "targets.*.", 10) == 0)
-		shown[8] = 't';
+	for (char *p = shown; *p; p++)
+		if (*p == '*')
+			*p = 't';
 	rc = c->file_value ? load_key(k, c->file_value, &conf, err, sizeof(err)) : 0;
 	if (c->file_value && c->want) {
 		snprintf(want, sizeof(want), ":2: key \"%s\"", shown);
@@ -280,15 +290,17 @@ test_every_key(void)
 				ok(0, "%s: a number key without a range", k->path);
 				break;
 			}
-			snprintf(flo, sizeof(flo), "%g", (double) l - 0.5);
-			snprintf(fhi, sizeof(fhi), "%g", (double) h + 0.5);
+			snprintf(flo, sizeof(flo), "%.17g", (double) l - 0.5);
+			snprintf(fhi, sizeof(fhi), "%.17g", (double) h + 0.5);
 			try_case(k, &(struct key_case) {flo, flo, "out of range"}, allowed);
 			try_case(k, &(struct key_case) {fhi, fhi, "out of range"}, allowed);
 			try_case(k, &(struct key_case) {"\"abc\"", "abc", "must be a number"}, allowed);
 			try_case(k, &(struct key_case) {NULL, "abc", "not a number"}, allowed);
 			try_case(k, &(struct key_case) {NULL, "nan", "not a number"}, allowed);
 			try_case(k, &(struct key_case) {"2.5", "2.5", NULL}, allowed);
-			try_case(k, &(struct key_case) {hi, hi, NULL}, allowed);
+			/* in the file as a float literal: libconfig's integers are 32 bits */
+			snprintf(fhi, sizeof(fhi), "%s%s", hi, strpbrk(hi, ".eE") ? "" : ".0");
+			try_case(k, &(struct key_case) {fhi, hi, NULL}, allowed);
 			check_returned(k, "2.5", lo);
 			break;
 		case PGP_CONF_BOOL:
@@ -739,6 +751,18 @@ test_include(void)
 	}
 	rc = load_path(fifo, &conf, err, sizeof(err));
 	ok(rc == -1 && strstr(err, "nul.conf:2: a NUL byte"), "a NUL byte is refused at its line: %s", err);
+	pgp_conf_free(conf);
+
+	/* libconfig 1.5 wraps a 32-bit overflow: 4294967297 would read as 1. */
+	rc = load_text("backup = {\n  keep_last = 4294967297;\n};\n", 0600, &conf, err, sizeof(err));
+	ok(rc == -1 && strstr(err, ":2: the integer 4294967297 does not fit libconfig's 32-bit integers"),
+	   "an integer libconfig would wrap is refused: %s", err);
+	pgp_conf_free(conf);
+	rc = load_text("backup = {\n  keep_last = 2147483647; # 99999999999 in a comment\n  role = \"r99999999999\";\n};\n",
+		       0600, &conf, err, sizeof(err));
+	ok(rc == -1 && strstr(err, "is 2147483647, out of range") && !strstr(err, "does not fit"),
+	   "the largest 32-bit integer reads as itself (then its range applies), big numbers in comments "
+	   "and strings are text: %s", err);
 	pgp_conf_free(conf);
 
 	rc = load_path(repro("conf-include-dir.conf"), &conf, err, sizeof(err));

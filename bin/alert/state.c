@@ -1,0 +1,166 @@
+/*
+ * The per-target state file, <state_dir>/alert-<target>.json: the
+ * counters of the delta checks and each check's state and since when.
+ * A lock file beside it keeps two overlapping cron runs from mixing their
+ * samples; the file is replaced atomically.  A state that cannot be kept
+ * never fails the run: it is said on stderr and the deltas wait.
+ *
+ *   {"version": 1, "target": "prod", "time": 1764576000,
+ *    "counters": {"hitratio": {"shop": [1200, 30]}, ...},
+ *    "checks": {"locks": {"state": "WARNING", "since": 1764575940, "count": 2}, ...}}
+ * ("count": consecutive runs in that state.)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "atomicfile.h"
+#include "json.h"
+#include "lock.h"
+#include "log.h"
+
+static void
+paths(const struct alert_run *run, const struct alert_target *t, char *file, char *lock, size_t size)
+{
+	char safe[200];
+
+	alert_safe_name(t->name, safe, sizeof(safe));
+	snprintf(file, size, "%s/alert-%s.json", run->state_dir, safe);
+	snprintf(lock, size, "%s/alert-%s.lock", run->state_dir, safe);
+}
+
+void
+state_load(const struct alert_run *run, struct alert_target *t)
+{
+	char file[1200], lock[1200], *text = NULL;
+	pid_t holder = 0;
+
+	t->lock_fd = -1;
+	t->prev = NULL;
+	if (!run->state_dir || !*run->state_dir)
+		return;
+	/*
+	 * The default directory is made by make install, owned by the user who
+	 * runs the backups: created here by root it would lock them out.
+	 */
+	if (run->create_state_dir && mkdir(run->state_dir, 0755) != 0 && errno != EEXIST) {
+		pgp_warning("cannot create state directory \"%s\": %s (no deltas this run)", run->state_dir,
+			    strerror(errno));
+		return;
+	}
+	/* Said once as a warning (not an error every minute in cron's mail). */
+	if (access(run->state_dir, W_OK) != 0) {
+		pgp_warning("state directory \"%s\": %s: no deltas this run (see --state-dir, alert.state_dir)",
+			    run->state_dir, strerror(errno));
+		return;
+	}
+	paths(run, t, file, lock, sizeof(file));
+	switch (pgp_lock_try(lock, &t->lock_fd, &holder)) {
+	case PGP_LOCK_TAKEN:
+		break;
+	case PGP_LOCK_BUSY:
+		pgp_warning("target \"%s\": another pgp-alert (pid %ld) holds %s: this run keeps no state",
+			    t->name, (long) holder, lock);
+		t->lock_fd = -1;
+		return;
+	default:
+		t->lock_fd = -1;
+		return;
+	}
+	if (access(file, F_OK) != 0)
+		return;
+	if (pgp_read_file(file, &text, NULL) < 0 || pgp_json_parse(text, strlen(text), file, &t->prev) < 0 ||
+	    !json_object_is_type(t->prev, json_type_object)) {
+		pgp_warning("target \"%s\": ignoring unreadable state file %s", t->name, file);
+		json_object_put(t->prev);
+		t->prev = NULL;
+	}
+	free(text);
+}
+
+/* The previous run's field of a check still in this state, or -1. */
+static long long
+prev_field(const struct alert_target *t, const char *check, const char *state, const char *field)
+{
+	struct json_object *checks, *c, *v;
+
+	if (!t->prev || !json_object_object_get_ex(t->prev, "checks", &checks) ||
+	    !json_object_object_get_ex(checks, check, &c) || !json_object_object_get_ex(c, "state", &v) ||
+	    strcmp(json_object_get_string(v), state) != 0 || !json_object_object_get_ex(c, field, &v))
+		return -1;
+	return json_object_get_int64(v);
+}
+
+int
+state_save(const struct alert_run *run, struct alert_target *t)
+{
+	char file[1200], lock[1200];
+	struct json_object *o, *counters, *checks, *old;
+	const char *text;
+	int rc;
+
+	if (t->lock_fd < 0)
+		return 0;
+	paths(run, t, file, lock, sizeof(file));
+	o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_int(1));
+	json_object_object_add(o, "target", pgp_json_cstring(t->name));
+	json_object_object_add(o, "time", json_object_new_int64((long long) run->now));
+	/* Start from the previous file: checks not run this time (--check)
+	 * and a server that is down keep their last counters. */
+	counters = NULL;
+	if (t->prev && json_object_object_get_ex(t->prev, "counters", &old))
+		json_object_deep_copy(old, &counters, NULL);
+	if (!counters)
+		counters = json_object_new_object();
+	for (int id = 0; t->up && id < CK_COUNT; id++) {
+		const struct check_result *r = &t->results[id];
+		struct json_object *byc;
+
+		if (!(check_defs[id].flags & CF_DELTA) || r->skip || r->error || !r->answered)
+			continue;
+		byc = json_object_new_object();
+		for (int i = 0; i < r->n_items; i++) {
+			struct json_object *pair = json_object_new_array();
+
+			json_object_array_add(pair, json_object_new_double(r->items[i].c[0]));
+			json_object_array_add(pair, json_object_new_double(r->items[i].c[1]));
+			json_object_object_add(byc, r->items[i].key, pair);
+		}
+		json_object_object_add(counters, check_defs[id].name, byc);
+	}
+	json_object_object_add(o, "counters", counters);
+	checks = NULL;
+	if (t->prev && json_object_object_get_ex(t->prev, "checks", &old))
+		json_object_deep_copy(old, &checks, NULL);
+	if (!checks)
+		checks = json_object_new_object();
+	for (int id = 0; id < CK_COUNT; id++) {
+		const struct check_result *r = &t->results[id];
+		const char *st = alert_state_name(r->state);
+		struct json_object *c;
+		long long since, count;
+
+		if (r->skip)
+			continue;
+		since = prev_field(t, check_defs[id].name, st, "since");
+		count = prev_field(t, check_defs[id].name, st, "count");
+		c = json_object_new_object();
+		json_object_object_add(c, "state", json_object_new_string(st));
+		json_object_object_add(c, "since", json_object_new_int64(since >= 0 ? since : (long long) run->now));
+		/* Consecutive runs in this state: what "confirm" will count. */
+		json_object_object_add(c, "count", json_object_new_int64(since >= 0 && count > 0 ? count + 1 : 1));
+		json_object_object_add(checks, check_defs[id].name, c);
+	}
+	json_object_object_add(o, "checks", checks);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	rc = pgp_atomic_write(file, text, strlen(text), 0644);
+	json_object_put(o);
+	pgp_lock_release(t->lock_fd);
+	t->lock_fd = -1;
+	return rc;
+}
