@@ -7,8 +7,11 @@
  * previous run, kept in a state file per target; --pgbouncer (or a
  * target whose dbname is pgbouncer) asks PgBouncer's admin console.  It
  * speaks the Nagios plugin codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN;
- * a usage or configuration error is UNKNOWN, never CRITICAL.  The work is
- * in bin/alert/: configure, collect, evaluate, keep state, output.
+ * a usage or configuration error is UNKNOWN, never CRITICAL.  With
+ * --notify (alert.notify) the changes of state go to a webhook, Slack or
+ * Alertmanager; one that cannot be delivered waits in the state file for
+ * the next run, and the exit status stays the checks'.  The work is in
+ * bin/alert/: configure, collect, evaluate, keep state, notify, output.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,7 @@
 enum {
 	OPT_ALL = PGP_OPT_FIRST_PRIVATE, OPT_CHECK, OPT_WARNING, OPT_CRITICAL, OPT_STATE_DIR,
 	OPT_NO_STATE, OPT_TEXTFILE_DIR, OPT_MAX_PARALLEL, OPT_EXCLUDE_IDLE, OPT_DAILY, OPT_PGBOUNCER,
-	OPT_EXPECT_STANDBYS
+	OPT_EXPECT_STANDBYS, OPT_NOTIFY, OPT_NO_NOTIFY, OPT_REPEAT_INTERVAL
 };
 
 struct opts {
@@ -57,6 +60,11 @@ help(FILE *out)
 		"      --max-parallel=N     connections at once with --all (default 16)\n"
 		"      --exclude-idle       backends: count only sessions that are not idle\n"
 		"      --expect-standbys=N  replication: a primary with fewer is CRITICAL\n"
+		"      --notify=CHANNEL[,CHANNEL]\n"
+		"                           send changes of state: webhook, slack, alertmanager\n"
+		"      --no-notify          send nothing (whatever alert.notify says)\n"
+		"      --repeat-interval=DURATION\n"
+		"                           send a still-bad check again after this (4h; 0 never)\n"
 		"  -q, --quiet              print nothing when every check is OK\n"
 		"  -v, --verbose            print debugging messages\n"
 		"      --help               show this help, then exit\n"
@@ -84,6 +92,9 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"daily", no_argument, NULL, OPT_DAILY},
 		{"pgbouncer", required_argument, NULL, OPT_PGBOUNCER},
 		{"expect-standbys", required_argument, NULL, OPT_EXPECT_STANDBYS},
+		{"notify", required_argument, NULL, OPT_NOTIFY},
+		{"no-notify", no_argument, NULL, OPT_NO_NOTIFY},
+		{"repeat-interval", required_argument, NULL, OPT_REPEAT_INTERVAL},
 		{NULL, 0, NULL, 0}
 	};
 	int opt, rc = PGP_OPT_GO;
@@ -107,6 +118,9 @@ parse_options(int argc, char **argv, struct opts *o)
 			o->cli.expect_standbys = (int) n;
 			break;
 		case OPT_TEXTFILE_DIR: o->cli.textfile_dir = optarg; break;
+		case OPT_NOTIFY: o->cli.notify = optarg; break;
+		case OPT_NO_NOTIFY: o->cli.no_notify = 1; break;
+		case OPT_REPEAT_INTERVAL: o->cli.repeat_interval = optarg; break;
 		case OPT_MAX_PARALLEL:
 			rc = pgp_opt_number(&o->common, optarg, "--max-parallel", 1, 1024, &n);
 			o->cli.max_parallel = (int) n;
@@ -124,6 +138,8 @@ parse_options(int argc, char **argv, struct opts *o)
 		return pgp_opt_fail(&o->common, "--all cannot be used with -d or -t");
 	if ((o->cli.warning || o->cli.critical) && !o->cli.checks)
 		return pgp_opt_fail(&o->common, "--warning and --critical need --check NAME");
+	if (o->cli.notify && o->cli.no_notify)
+		return pgp_opt_fail(&o->common, "--notify and --no-notify cannot be used together");
 	if (o->cli.textfile_dir && o->common.format && strcmp(o->common.format, "prometheus") != 0)
 		return pgp_opt_fail(&o->common, "--textfile-dir writes Prometheus text: not with --format %s",
 				    o->common.format);
@@ -165,8 +181,13 @@ run(const struct opts *o, const struct pgp_conf *conf)
 	collect_all(&r);
 	for (int i = 0; i < r.n_targets; i++) {
 		evaluate_target(&r, &r.targets[i]);
-		state_save(&r, &r.targets[i]);
+		state_track(&r, &r.targets[i]);
+		notify_target(&r, &r.targets[i]);
 	}
+	/* Before the state is saved: what is not delivered stays pending. */
+	notify_send(&r);
+	for (int i = 0; i < r.n_targets; i++)
+		state_save(&r, &r.targets[i]);
 	rc = (int) run_state(&r);
 	/* Results that could not be written are not a clean bill of health. */
 	if (output(o, &r) < 0)

@@ -109,6 +109,14 @@ check_program(const char *s, char *buf, size_t size)
 	return *s && (s[0] == '/' || !strchr(s, '/')) ? 0 : -1;
 }
 
+/* A notification channel of pgp-alert (alert.notify); any case. */
+static int
+check_alert_channel(const char *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "webhook, slack or alertmanager");
+	return strcasecmp(s, "webhook") && strcasecmp(s, "slack") && strcasecmp(s, "alertmanager") ? -1 : 0;
+}
+
 static int
 check_url(const char *s, char *buf, size_t size)
 {

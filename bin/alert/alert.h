@@ -10,7 +10,10 @@
  *   collect.c   connections and the non-blocking driver for many targets
  *   pgbouncer.c PgBouncer's admin console: SHOW commands into pools
  *   evaluate.c  raw values and deltas into states and text
- *   state.c     the per-target state file (previous counters), locked
+ *   state.c     the per-target state file (previous counters, each
+ *               check's state and what was notified), locked
+ *   notify.c    the notification state machine and its channels:
+ *               webhook, Slack, Alertmanager (libcurl)
  *   output.c    nagios, prometheus and json
  *   config.c    every configuration read of pgp-alert, in one place
  */
@@ -214,6 +217,35 @@ struct check_conf {
 	int expect_standbys;		/* replication: standbys a primary must have */
 };
 
+/*
+ * What the state file remembers of one check between runs: its state and
+ * for how many runs in a row, and the state last notified (ST_OK: nothing
+ * outstanding) with when, for the notification state machine.
+ */
+struct check_track {
+	int known;			/* a record exists (from the file or this run) */
+	enum alert_state state;
+	long long since, count;		/* since when, consecutive runs */
+	enum alert_state notified;	/* last notified; ST_OK: none outstanding */
+	long long notified_at;		/* when it was last sent (or repeated) */
+	long long notified_since;	/* the since of the notified state (startsAt) */
+	char *text, *value;		/* what was notified (for re-sends), malloc'd */
+};
+
+/* The notification channels. */
+enum notify_channel { NC_WEBHOOK, NC_SLACK, NC_ALERTMANAGER, NC_COUNT };
+
+/* How notifications go out (config.c fills it, notify.c uses it). */
+struct notify_conf {
+	int on[NC_COUNT];
+	char *url[NC_COUNT];		/* secrets: never printed, wiped on free */
+	char *token;			/* webhook: Authorization: Bearer, a secret */
+	char shown[NC_COUNT][300];	/* the URL masked, for messages */
+	long long repeat_s;		/* re-notify a still-bad check; 0: never */
+	long long timeout_ms;		/* a whole request */
+	long long connect_timeout_ms;
+};
+
 enum target_phase { TP_IDLE, TP_CONNECTING, TP_FACTS, TP_CHECKS, TP_PGBOUNCER, TP_DONE };
 
 /* A PgBouncer pool, from SHOW POOLS and SHOW DATABASES. */
@@ -254,6 +286,10 @@ struct alert_target {
 	/* state file */
 	struct json_object *prev;	/* previous run, or NULL */
 	int lock_fd;
+	struct check_track track[CK_COUNT];
+	char instance[300];		/* host:port, kept across a down run */
+	/* notifications still to deliver, per channel (JSON arrays of events) */
+	struct json_object *outbox[NC_COUNT];
 };
 
 struct alert_run {
@@ -270,6 +306,8 @@ struct alert_run {
 	int top_n;			/* slow_queries: how many to show */
 	int verbose;
 	time_t now;
+	int notifying;			/* --notify / alert.notify, not --no-notify */
+	struct notify_conf notify;
 };
 
 /* Add an item to a result (copies key and detail). NULL when out of memory. */
@@ -290,6 +328,9 @@ struct alert_cli {
 	int no_state;
 	int exclude_idle;
 	int expect_standbys;		/* --expect-standbys, 0: not given */
+	const char *notify;		/* --notify CHANNEL[,CHANNEL] */
+	int no_notify;			/* --no-notify */
+	const char *repeat_interval;	/* --repeat-interval DURATION */
 };
 
 /*
@@ -322,8 +363,54 @@ void collect_rows(struct alert_target *t, const struct query *q, const PGresult 
 /* Lock and read the target's previous state (missing: none).  Never fails
  * the run: a problem is logged and the run goes on without deltas. */
 void state_load(const struct alert_run *run, struct alert_target *t);
-/* Write this run's counters and states, then unlock.  0 or -1 (logged). */
+/* Each check's state and its run count from the previous record and this
+ * run's result (the tracks), and the pending notifications. */
+void state_track(const struct alert_run *run, struct alert_target *t);
+/* Write this run's counters, tracks and pending notifications, then
+ * unlock.  0 or -1 (logged). */
 int state_save(const struct alert_run *run, struct alert_target *t);
+void track_free(struct check_track *tr);
+
+/* ---- notify.c ------------------------------------------------------------ */
+
+enum notify_reason { NR_NONE, NR_NEW, NR_CHANGED, NR_REPEAT, NR_RESOLVED };
+
+/*
+ * Pure: the state machine for one check.  tr holds this run's state and
+ * its consecutive count (state_track); a state differing from the one
+ * notified is sent once it has held confirm runs (to OK: RESOLVED, only
+ * when something was notified); a still-bad notified state is sent again
+ * after repeat_s seconds (0: never).  Updates tr's notified fields and
+ * puts the state notified before in *was.  Not evaluated: NR_NONE.
+ */
+enum notify_reason notify_decide(struct check_track *tr, int evaluated, int confirm, long long repeat_s,
+				 long long now, enum alert_state *was);
+/* The state machine over a target's checks: new events into t->outbox. */
+void notify_target(const struct alert_run *run, struct alert_target *t);
+/* One message per channel for every target's pending events (and for
+ * Alertmanager every firing alert); delivered events leave t->outbox,
+ * the others stay for the next run (reported on stderr). */
+void notify_send(const struct alert_run *run);
+/*
+ * Pure: the body for a channel from events (a JSON array of the events
+ * notify_target makes); malloc'd JSON text, or NULL when out of memory.
+ */
+char *notify_payload(enum notify_channel ch, struct json_object *events, time_t now);
+/* "webhook", "slack", "alertmanager"; and back (-1: unknown). */
+const char *notify_channel_name(enum notify_channel ch);
+int notify_channel_find(const char *name);
+/* Pure: a URL for messages: scheme://host[:port] then "***" for a path
+ * or query; never the user, password, path or query. */
+void notify_mask_url(const char *url, char *out, size_t size);
+/* Pure: remove every occurrence of secret (and of its path, for a URL)
+ * from text, in place, replacing it with "***". */
+void notify_scrub(char *text, const char *secret);
+/* Pure: "PgIdleInTransaction" for "idle_in_transaction". */
+void notify_alertname(const char *check, char *out, size_t size);
+/* The answer of a channel: 0 delivered, 1 to retry (5xx, 429, no answer),
+ * 2 refused for good (other statuses).  Pure. */
+int notify_classify(long http_status, int transport_ok);
+void notify_conf_free(struct notify_conf *nc);
 
 /* ---- evaluate.c ---------------------------------------------------------- */
 

@@ -90,7 +90,10 @@ target_free(struct alert_target *t)
 		free(r->error);
 		free(t->conf[i].include);
 		free(t->conf[i].exclude);
+		track_free(&t->track[i]);
 	}
+	for (int ch = 0; ch < NC_COUNT; ch++)
+		json_object_put(t->outbox[ch]);
 	plan_free(&t->plan);
 	free(t->pgb_pools);
 	if (t->conn)

@@ -5,19 +5,33 @@
  *
  *   alert.max_parallel, alert.state_dir, alert.statement_timeout,
  *   alert.lock_timeout, alert.slow_queries_top,
+ *   alert.notify, alert.repeat_interval, alert.notify_timeout,
+ *   alert.webhook_url_file, alert.webhook_token_file, alert.slack_url_file,
+ *   alert.alertmanager_url, alert.alertmanager_url_file,
  *   alert.checks.<check>.{warning,critical,include,exclude,enabled,
  *                         confirm,min_activity}
  *   targets.<target>.alert.checks.<check>.{the same}
  *
  * Precedence: --warning/--critical > the target's alert.checks > the
  * alert section > the built-in default of catalog.c.
+ *
+ * A key of the notifications the table does not know yet is read from
+ * its environment variable (PGP_ALERT_NOTIFY...), as the table would.
+ * Webhook URLs and tokens are secrets: from the environment
+ * (PGP_ALERT_WEBHOOK_URL, PGP_ALERT_SLACK_URL, PGP_ALERT_WEBHOOK_TOKEN)
+ * or from a private file a *_file key names, never from the command
+ * line, never printed.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "log.h"
@@ -384,6 +398,206 @@ choose_checks(const struct alert_cli *cli, struct alert_run *run)
 	return 0;
 }
 
+/* A key the table may not know yet: then its environment variable. */
+static int
+setting(const struct pgp_conf *conf, const char *key, const char **out)
+{
+	char env[160];
+	const char *v;
+
+	if (key_known(key))
+		return pgp_conf_get_string(conf, key, out);
+	pgp_conf_env_name(key, env, sizeof(env));
+	v = getenv(env);
+	if (!v || !*v)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+/*
+ * A secret from a file: a regular file that neither group nor others may
+ * read (libpq's rule for .pgpass), one line.  Its content is never put in
+ * a message.  1 with *out malloc'd, or -1 (logged).
+ */
+static int
+secret_file(const char *key, const char *path, char **out)
+{
+	struct stat st;
+	char buf[8192];
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return pgp_fail("%s: cannot open \"%s\": %s", key, path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return pgp_fail("%s: \"%s\" is not a regular file", key, path);
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		pgp_error("%s: \"%s\" holds a secret but is readable by group or others (mode %04o)", key, path,
+			  (unsigned) (st.st_mode & 07777));
+		pgp_hint("chmod 600 %s", path);
+		return -1;
+	}
+	while (len + 1 < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t) n;
+	close(fd);
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		buf[--len] = '\0';
+	if (!len || strchr(buf, '\n')) {
+		explicit_bzero(buf, sizeof(buf));
+		return pgp_fail("%s: \"%s\" must hold one line", key, path);
+	}
+	*out = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *out ? 1 : pgp_fail("out of memory");
+}
+
+/* The secret of env, else of the file key names: 1, 0 (none) or -1. */
+static int
+secret(const struct pgp_conf *conf, const char *env, const char *file_key, char **out)
+{
+	const char *v = getenv(env), *path = NULL;
+	int r;
+
+	*out = NULL;
+	if (v && *v)
+		return (*out = strdup(v)) ? 1 : pgp_fail("out of memory");
+	if ((r = setting(conf, file_key, &path)) <= 0)
+		return r;
+	return secret_file(file_key, path, out);
+}
+
+static int
+check_url(const char *url, const char *from)
+{
+	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+		return pgp_fail("%s: not an http:// or https:// URL", from);
+	return 0;
+}
+
+/* The channels, the URLs and the timings of notifications. */
+static int
+configure_notify(const struct pgp_conf *conf, const struct alert_cli *cli, struct alert_run *run)
+{
+	static const char *const url_env[NC_COUNT] = {"PGP_ALERT_WEBHOOK_URL", "PGP_ALERT_SLACK_URL", NULL};
+	static const char *const url_key[NC_COUNT] = {"alert.webhook_url_file", "alert.slack_url_file",
+						      "alert.alertmanager_url_file"};
+	struct notify_conf *nc = &run->notify;
+	const char *s = NULL, **list = NULL;
+	char *copy, *tok, *save = NULL, from[300];
+	double ms;
+	int r, any = 0;
+
+	if (cli->notify)
+		s = cli->notify;
+	else if (key_known("alert.notify")) {
+		if (pgp_conf_get_list(conf, "alert.notify", &list) < 0)
+			return -1;
+	} else if (setting(conf, "alert.notify", &s) < 0)
+		return -1;
+	/* One comma-separated text for --notify and the variable, a list in the file. */
+	for (int i = 0; list && list[i]; i++) {
+		int ch = notify_channel_find(list[i]);
+
+		if (ch < 0) {
+			free(list);
+			return pgp_fail("alert.notify: unknown channel \"%s\" (webhook, slack, alertmanager)", list[i]);
+		}
+		nc->on[ch] = any = 1;
+	}
+	free(list);
+	if (s) {
+		if (!(copy = strdup(s)))
+			return pgp_fail("out of memory");
+		for (char *p = copy; (tok = strtok_r(p, ", ", &save)); p = NULL) {
+			int ch = notify_channel_find(tok);
+
+			if (ch < 0) {
+				pgp_error("%s: unknown channel \"%s\"", cli->notify ? "--notify" : "alert.notify", tok);
+				pgp_hint("the channels are webhook, slack and alertmanager");
+				free(copy);
+				return -1;
+			}
+			nc->on[ch] = any = 1;
+		}
+		free(copy);
+	}
+	nc->repeat_s = 4 * 3600;
+	nc->timeout_ms = 10000;
+	s = cli->repeat_interval;
+	if (!s && (r = setting(conf, "alert.repeat_interval", &s)) < 0)
+		return -1;
+	if (s) {
+		if (pgp_conf_parse_duration(s, &ms) < 0 || ms < 0 || ms > 2147483647.0)
+			return pgp_fail("%s: \"%s\" is not a duration (e.g. 4h, 30min, 0 for never)",
+					cli->repeat_interval ? "--repeat-interval" : "alert.repeat_interval", s);
+		nc->repeat_s = ms > 0 && ms < 1000 ? 1 : (long long) (ms / 1000);
+	}
+	s = NULL;
+	if ((r = setting(conf, "alert.notify_timeout", &s)) < 0)
+		return -1;
+	if (s && (pgp_conf_parse_duration(s, &ms) < 0 || ms < 1 || ms > 300000))
+		return pgp_fail("alert.notify_timeout: \"%s\" is not a duration from 1ms to 5min", s);
+	if (s)
+		nc->timeout_ms = (long long) ms;
+	nc->connect_timeout_ms = nc->timeout_ms < 5000 ? nc->timeout_ms : 5000;
+	run->notifying = any && !cli->no_notify;
+	if (!run->notifying)
+		return 0;
+	if (!run->state_dir)
+		return pgp_fail("notifications need the state file: --notify cannot be used with --no-state");
+	for (int ch = 0; ch < NC_COUNT; ch++) {
+		if (!nc->on[ch])
+			continue;
+		if (ch == NC_ALERTMANAGER) {
+			/* Not a secret in itself, but a password in it would be. */
+			r = key_known("alert.alertmanager_url")
+				? (int) pgp_conf_string(conf, "alert.alertmanager_url", NULL, NULL, &s)
+				: setting(conf, "alert.alertmanager_url", &s);
+			if (r < 0)
+				return -1;
+			if (r == PGP_CONF_FILE && strchr(s, '@'))
+				return pgp_fail("alert.alertmanager_url: a URL with a user or password belongs in "
+						"alert.alertmanager_url_file (mode 0600), not in %s",
+						pgp_conf_file(conf) ? pgp_conf_file(conf) : "the configuration");
+			if (r > 0 && !(nc->url[ch] = strdup(s)))
+				return pgp_fail("out of memory");
+			snprintf(from, sizeof(from), "alert.alertmanager_url");
+			if (!nc->url[ch]) {
+				if ((r = secret(conf, "PGP_ALERT_ALERTMANAGER_URL", url_key[ch], &nc->url[ch])) < 0)
+					return -1;
+				snprintf(from, sizeof(from), "%s", url_key[ch]);
+			}
+		} else {
+			if ((r = secret(conf, url_env[ch], url_key[ch], &nc->url[ch])) < 0)
+				return -1;
+			snprintf(from, sizeof(from), "%s", getenv(url_env[ch]) && *getenv(url_env[ch]) ? url_env[ch]
+				 : url_key[ch]);
+		}
+		if (!nc->url[ch]) {
+			pgp_error("notification channel %s has no URL", notify_channel_name((enum notify_channel) ch));
+			if (ch == NC_ALERTMANAGER)
+				pgp_hint("set alert.alertmanager_url (or PGP_ALERT_ALERTMANAGER_URL)");
+			else
+				pgp_hint("set %s (a file of mode 0600 holding the URL) or the environment variable %s",
+					 url_key[ch], url_env[ch]);
+			return -1;
+		}
+		if (check_url(nc->url[ch], from) < 0)
+			return -1;
+		notify_mask_url(nc->url[ch], nc->shown[ch], sizeof(nc->shown[ch]));
+	}
+	if (nc->on[NC_WEBHOOK] && secret(conf, "PGP_ALERT_WEBHOOK_TOKEN", "alert.webhook_token_file", &nc->token) < 0)
+		return -1;
+	return 0;
+}
+
 int
 alert_configure(const struct pgp_conf *conf, const struct pgp_common *c,
 		const struct alert_cli *cli, struct alert_run *run)
@@ -430,6 +644,8 @@ alert_configure(const struct pgp_conf *conf, const struct pgp_common *c,
 		run->backup_state_dir = s;
 	run->backup_configured = get_string(conf, "backup.repo", &s) == 1;
 	if (check_group_names(conf, "alert.checks") < 0)
+		return -1;
+	if (configure_notify(conf, cli, run) < 0)
 		return -1;
 
 	if (cli->all) {
@@ -519,4 +735,5 @@ alert_run_free(struct alert_run *run)
 	free(run->targets);
 	run->targets = NULL;
 	run->n_targets = 0;
+	notify_conf_free(&run->notify);
 }

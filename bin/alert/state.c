@@ -7,8 +7,14 @@
  *
  *   {"version": 1, "target": "prod", "time": 1764576000,
  *    "counters": {"hitratio": {"shop": [1200, 30]}, ...},
- *    "checks": {"locks": {"state": "WARNING", "since": 1764575940, "count": 2}, ...}}
- * ("count": consecutive runs in that state.)
+ *    "checks": {"locks": {"state": "WARNING", "since": 1764575940, "count": 2,
+ *                         "notified": "WARNING", "notified_since": 1764575940,
+ *                         "notified_at": 1764576000, "text": "...", "value": "75s"}, ...},
+ *    "instance": "db1:5432",
+ *    "pending": {"webhook": [EVENT, ...], ...}}
+ * ("count": consecutive runs in that state; "notified": the state last
+ * sent, absent when nothing is outstanding; "pending": what could not be
+ * delivered yet, see notify.c.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,24 +88,112 @@ state_load(const struct alert_run *run, struct alert_target *t)
 	free(text);
 }
 
-/* The previous run's field of a check still in this state, or -1. */
-static long long
-prev_field(const struct alert_target *t, const char *check, const char *state, const char *field)
+static const char *
+jstring(struct json_object *o, const char *key)
 {
-	struct json_object *checks, *c, *v;
+	struct json_object *v;
 
+	return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		? json_object_get_string(v) : NULL;
+}
+
+static long long
+jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* "CRITICAL" back to its state; -1 when not a state name. */
+static int
+state_from_name(const char *s)
+{
+	for (int st = ST_OK; s && st <= ST_UNKNOWN; st++)
+		if (strcmp(s, alert_state_name((enum alert_state) st)) == 0)
+			return st;
+	return -1;
+}
+
+void
+track_free(struct check_track *tr)
+{
+	free(tr->text);
+	free(tr->value);
+	tr->text = tr->value = NULL;
+}
+
+/* The previous run's record of a check into its track. */
+static void
+track_load(const struct alert_target *t, const char *check, struct check_track *tr)
+{
+	struct json_object *checks, *c;
+	int st, nst;
+
+	memset(tr, 0, sizeof(*tr));
 	if (!t->prev || !json_object_object_get_ex(t->prev, "checks", &checks) ||
-	    !json_object_object_get_ex(checks, check, &c) || !json_object_object_get_ex(c, "state", &v) ||
-	    strcmp(json_object_get_string(v), state) != 0 || !json_object_object_get_ex(c, field, &v))
-		return -1;
-	return json_object_get_int64(v);
+	    !json_object_object_get_ex(checks, check, &c) || (st = state_from_name(jstring(c, "state"))) < 0)
+		return;
+	tr->known = 1;
+	tr->state = (enum alert_state) st;
+	tr->since = jint(c, "since");
+	tr->count = jint(c, "count");
+	nst = state_from_name(jstring(c, "notified"));
+	tr->notified = nst > 0 ? (enum alert_state) nst : ST_OK;
+	tr->notified_at = jint(c, "notified_at");
+	tr->notified_since = jint(c, "notified_since");
+	if (jstring(c, "text"))
+		tr->text = strdup(jstring(c, "text"));
+	if (jstring(c, "value"))
+		tr->value = strdup(jstring(c, "value"));
+}
+
+void
+state_track(const struct alert_run *run, struct alert_target *t)
+{
+	struct json_object *pending = NULL, *old;
+	const char *inst;
+
+	for (int id = 0; id < CK_COUNT; id++) {
+		const struct check_result *r = &t->results[id];
+		struct check_track *tr = &t->track[id];
+
+		track_free(tr);
+		track_load(t, check_defs[id].name, tr);
+		if (r->skip)
+			continue;
+		/* Consecutive runs in this state: what "confirm" counts. */
+		if (tr->known && tr->state == r->state && tr->count > 0)
+			tr->count++;
+		else {
+			tr->since = (long long) run->now;
+			tr->count = 1;
+		}
+		tr->known = 1;
+		tr->state = r->state;
+	}
+	if (t->prev)
+		json_object_object_get_ex(t->prev, "pending", &pending);
+	for (int ch = 0; ch < NC_COUNT; ch++) {
+		json_object_put(t->outbox[ch]);
+		t->outbox[ch] = NULL;
+		if (pending && json_object_object_get_ex(pending, notify_channel_name((enum notify_channel) ch), &old) &&
+		    json_object_is_type(old, json_type_array))
+			json_object_deep_copy(old, &t->outbox[ch], NULL);
+		if (!t->outbox[ch])
+			t->outbox[ch] = json_object_new_array();
+	}
+	/* Alertmanager tells alerts apart by their labels: the instance
+	 * label must not change when the server is down. */
+	inst = t->up && *t->where ? t->where : jstring(t->prev, "instance");
+	snprintf(t->instance, sizeof(t->instance), "%s", inst && *inst ? inst : t->name);
 }
 
 int
 state_save(const struct alert_run *run, struct alert_target *t)
 {
 	char file[1200], lock[1200];
-	struct json_object *o, *counters, *checks, *old;
+	struct json_object *o, *counters, *checks, *old, *pending;
 	const char *text;
 	int rc;
 
@@ -140,23 +234,35 @@ state_save(const struct alert_run *run, struct alert_target *t)
 	if (!checks)
 		checks = json_object_new_object();
 	for (int id = 0; id < CK_COUNT; id++) {
-		const struct check_result *r = &t->results[id];
-		const char *st = alert_state_name(r->state);
+		const struct check_track *tr = &t->track[id];
 		struct json_object *c;
-		long long since, count;
 
-		if (r->skip)
+		if (!tr->known)
 			continue;
-		since = prev_field(t, check_defs[id].name, st, "since");
-		count = prev_field(t, check_defs[id].name, st, "count");
 		c = json_object_new_object();
-		json_object_object_add(c, "state", json_object_new_string(st));
-		json_object_object_add(c, "since", json_object_new_int64(since >= 0 ? since : (long long) run->now));
-		/* Consecutive runs in this state: what "confirm" will count. */
-		json_object_object_add(c, "count", json_object_new_int64(since >= 0 && count > 0 ? count + 1 : 1));
+		json_object_object_add(c, "state", json_object_new_string(alert_state_name(tr->state)));
+		json_object_object_add(c, "since", json_object_new_int64(tr->since));
+		json_object_object_add(c, "count", json_object_new_int64(tr->count));
+		if (tr->notified != ST_OK) {
+			json_object_object_add(c, "notified", json_object_new_string(alert_state_name(tr->notified)));
+			json_object_object_add(c, "notified_since", json_object_new_int64(tr->notified_since));
+		}
+		if (tr->notified_at)
+			json_object_object_add(c, "notified_at", json_object_new_int64(tr->notified_at));
+		if (tr->notified != ST_OK && tr->text)
+			json_object_object_add(c, "text", pgp_json_cstring(tr->text));
+		if (tr->notified != ST_OK && tr->value)
+			json_object_object_add(c, "value", pgp_json_cstring(tr->value));
 		json_object_object_add(checks, check_defs[id].name, c);
 	}
 	json_object_object_add(o, "checks", checks);
+	json_object_object_add(o, "instance", pgp_json_cstring(t->instance));
+	pending = json_object_new_object();
+	for (int ch = 0; ch < NC_COUNT; ch++)
+		if (t->outbox[ch] && json_object_array_length(t->outbox[ch]) > 0)
+			json_object_object_add(pending, notify_channel_name((enum notify_channel) ch),
+					       json_object_get(t->outbox[ch]));
+	json_object_object_add(o, "pending", pending);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	rc = pgp_atomic_write(file, text, strlen(text), 0644);
 	json_object_put(o);

@@ -3,7 +3,12 @@
  * against a previous state (first sample, activity floor, stats reset, an
  * item new since the last run), thresholds that are shares of a maximum,
  * an item's own floor state, include/exclude, the worst item's text, and
- * the exact Nagios, Prometheus and JSON it prints.
+ * the exact Nagios, Prometheus and JSON it prints.  Then notifications
+ * without a network: the state machine (a change, confirm,
+ * repeat_interval, RESOLVED only for what was notified, UNKNOWN as a state
+ * of its own, a check not run), how an HTTP answer is taken, URLs masked
+ * and scrubbed from messages, alert names, and the webhook, Slack and
+ * Alertmanager payloads.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +264,171 @@ test_order(void)
 	ok(strstr(p, "\nsequence UNKNOWN: permission denied\n") != NULL, "UNKNOWN last, with its reason");
 }
 
+/* ---- notifications ---------------------------------------------------------- */
+
+/* One run of a check in state st: the track as state_track leaves it. */
+static enum notify_reason
+step(struct check_track *tr, enum alert_state st, int confirm, long long repeat, long long now)
+{
+	enum alert_state was;
+
+	if (tr->known && tr->state == st)
+		tr->count++;
+	else {
+		tr->state = st;
+		tr->since = now;
+		tr->count = 1;
+	}
+	tr->known = 1;
+	return notify_decide(tr, 1, confirm, repeat, now, &was);
+}
+
+static void
+test_decide(void)
+{
+	struct check_track tr;
+	enum alert_state was;
+
+	memset(&tr, 0, sizeof(tr));
+	is_int(step(&tr, ST_OK, 1, 60, 1000), NR_NONE, "OK from the start: nothing");
+	is_int(step(&tr, ST_CRITICAL, 1, 60, 1060), NR_NEW, "OK to CRITICAL: new");
+	is_int(tr.notified, ST_CRITICAL, "CRITICAL is what was notified");
+	is_int(tr.notified_since, 1060, "since when");
+	is_int(step(&tr, ST_CRITICAL, 1, 60, 1100), NR_NONE, "still CRITICAL inside repeat_interval: nothing");
+	is_int(step(&tr, ST_CRITICAL, 1, 60, 1120), NR_REPEAT, "once repeat_interval has passed: repeat");
+	is_int(tr.notified_at, 1120, "the repeat counts from now");
+	is_int(step(&tr, ST_CRITICAL, 1, 60, 1150), NR_NONE, "and not again right after");
+	is_int(step(&tr, ST_WARNING, 1, 60, 1160), NR_CHANGED, "CRITICAL to WARNING: changed");
+	is_int(step(&tr, ST_UNKNOWN, 1, 60, 1170), NR_CHANGED, "WARNING to UNKNOWN: a state of its own");
+	is_int(notify_decide(&tr, 1, 1, 60, 1171, &was), NR_NONE, "deciding again in the same run: nothing");
+	is_int(step(&tr, ST_OK, 1, 60, 1180), NR_RESOLVED, "back to OK: resolved");
+	is_int(tr.notified, ST_OK, "nothing outstanding");
+	is_int(step(&tr, ST_OK, 1, 60, 9999), NR_NONE, "OK stays quiet, whatever the time");
+
+	memset(&tr, 0, sizeof(tr));
+	is_int(step(&tr, ST_WARNING, 2, 0, 100), NR_NONE, "confirm=2: the first run of a problem waits");
+	is_int(step(&tr, ST_WARNING, 2, 0, 160), NR_NEW, "the second sends it");
+	is_int(tr.notified_since, 100, "starting when the state began");
+	is_int(step(&tr, ST_WARNING, 2, 0, 1000000), NR_NONE, "repeat_interval 0: never again");
+	is_int(step(&tr, ST_OK, 2, 0, 1000060), NR_NONE, "one OK run: not yet resolved");
+	is_int(step(&tr, ST_WARNING, 2, 0, 1000120), NR_NONE, "a flap back: nothing (still the state notified)");
+	is_int(step(&tr, ST_OK, 2, 0, 1000180), NR_NONE, "OK again, one run");
+	is_int(step(&tr, ST_OK, 2, 0, 1000240), NR_RESOLVED, "OK for two runs: resolved");
+
+	memset(&tr, 0, sizeof(tr));
+	is_int(step(&tr, ST_CRITICAL, 2, 0, 100), NR_NONE, "a problem of one run under confirm=2 ...");
+	is_int(step(&tr, ST_OK, 2, 0, 160), NR_NONE, "... was never notified: no RESOLVED");
+	is_int(step(&tr, ST_OK, 2, 0, 220), NR_NONE, "not later either");
+
+	memset(&tr, 0, sizeof(tr));
+	step(&tr, ST_CRITICAL, 1, 60, 100);
+	is_int(notify_decide(&tr, 0, 1, 60, 1000, &was), NR_NONE, "a check not run this time: nothing");
+	is_int(was, ST_CRITICAL, "was: the state notified");
+}
+
+static void
+test_http(void)
+{
+	is_int(notify_classify(200, 1), 0, "200 delivered");
+	is_int(notify_classify(204, 1), 0, "204 delivered");
+	is_int(notify_classify(500, 1), 1, "500 retried");
+	is_int(notify_classify(503, 1), 1, "503 retried");
+	is_int(notify_classify(429, 1), 1, "429 retried");
+	is_int(notify_classify(404, 1), 2, "404 refused for good");
+	is_int(notify_classify(400, 1), 2, "400 refused for good");
+	is_int(notify_classify(301, 1), 2, "a redirect is not followed: refused");
+	is_int(notify_classify(0, 0), 1, "no answer: retried");
+}
+
+static void
+test_secrets(void)
+{
+	char buf[300], text[600];
+
+	notify_mask_url("https://hooks.slack.com/services/T000/B000/XXXX", buf, sizeof(buf));
+	is_str(buf, "https://hooks.slack.com/***", "a Slack URL: host only");
+	notify_mask_url("http://user:pw@am.example:9093", buf, sizeof(buf));
+	is_str(buf, "http://am.example:9093", "no user or password");
+	notify_mask_url("http://am.example:9093/", buf, sizeof(buf));
+	is_str(buf, "http://am.example:9093", "a bare slash is no secret");
+	notify_mask_url("http://h/x?token=abc", buf, sizeof(buf));
+	is_str(buf, "http://h/***", "a query hidden");
+	notify_mask_url("not a url", buf, sizeof(buf));
+	is_str(buf, "***", "what is not a URL is hidden whole");
+
+	snprintf(text, sizeof(text), "Failed on http://h:1/hook/TOKEN1234 and /hook/TOKEN1234 again");
+	notify_scrub(text, "http://h:1/hook/TOKEN1234");
+	is_str(text, "Failed on *** and *** again", "the URL and its path scrubbed");
+	snprintf(text, sizeof(text), "login as bob:s3cret failed");
+	notify_scrub(text, "http://bob:s3cret@h/");
+	is_str(text, "login as *** failed", "the user part scrubbed");
+	snprintf(text, sizeof(text), "Bearer abcdef");
+	notify_scrub(text, "abcdef");
+	is_str(text, "Bearer ***", "a token scrubbed");
+
+	notify_alertname("idle_in_transaction", buf, sizeof(buf));
+	is_str(buf, "PgIdleInTransaction", "alertname from the check");
+	notify_alertname("connection", buf, sizeof(buf));
+	is_str(buf, "PgConnection", "one word");
+	is_int(notify_channel_find("Slack"), NC_SLACK, "channel names in any case");
+	is_int(notify_channel_find("pager"), -1, "an unknown channel");
+}
+
+static struct json_object *
+event(const char *status, const char *state, const char *previous)
+{
+	struct json_object *e = json_object_new_object();
+
+	json_object_object_add(e, "target", json_object_new_string("prod"));
+	json_object_object_add(e, "instance", json_object_new_string("db1:5432"));
+	json_object_object_add(e, "check", json_object_new_string("locks"));
+	json_object_object_add(e, "status", json_object_new_string(status));
+	json_object_object_add(e, "state", json_object_new_string(state));
+	json_object_object_add(e, "previous", json_object_new_string(previous));
+	json_object_object_add(e, "reason", json_object_new_string(strcmp(status, "firing") ? "resolved" : "new"));
+	json_object_object_add(e, "text", json_object_new_string("1 waiting for a lock <pid 7> & more"));
+	json_object_object_add(e, "value", json_object_new_string("75s"));
+	json_object_object_add(e, "startsAt", json_object_new_int64(1796000000));
+	json_object_object_add(e, "endsAt", json_object_new_int64(strcmp(status, "firing") ? 1796000600 : 0));
+	json_object_object_add(e, "at", json_object_new_int64(1796000600));
+	return e;
+}
+
+static void
+test_payloads(void)
+{
+	struct json_object *events = json_object_new_array();
+	char *s;
+
+	json_object_array_add(events, event("firing", "WARNING", "OK"));
+	json_object_array_add(events, event("resolved", "OK", "CRITICAL"));
+	s = notify_payload(NC_WEBHOOK, events, 1796000600);
+	ok(s && strstr(s, "\"version\":\"4\"") && strstr(s, "\"status\":\"firing\""), "webhook: version 4, firing");
+	ok(s && strstr(s, "\"labels\":{\"alertname\":\"PgLocks\",\"check\":\"locks\",\"instance\":\"db1:5432\","
+		       "\"severity\":\"warning\",\"target\":\"prod\"}"), "webhook: the labels");
+	ok(s && strstr(s, "\"severity\":\"critical\""), "webhook: a resolved alert keeps the severity it had");
+	ok(s && strstr(s, "\"startsAt\":\"2026-11-30T00:53:20Z\",\"endsAt\":\"0001-01-01T00:00:00Z\""),
+	   "webhook: startsAt, endsAt zero while firing");
+	ok(s && strstr(s, "\"endsAt\":\"2026-11-30T01:03:20Z\""), "webhook: endsAt when resolved");
+	ok(s && strstr(s, "\"commonLabels\":{\"alertname\":\"PgLocks\",\"check\":\"locks\",\"instance\":\"db1:5432\",\"target\":\"prod\"}"),
+	   "webhook: the labels the alerts share");
+	ok(s && strstr(s, "\"fingerprint\":\""), "webhook: a fingerprint");
+	free(s);
+	s = notify_payload(NC_SLACK, events, 1796000600);
+	ok(s && strstr(s, "\"text\":\"[FIRING:1, RESOLVED:1] pgp-alert: prod: locks WARNING, prod: locks RESOLVED (was CRITICAL)\""),
+	   "slack: one text for the run");
+	ok(s && strstr(s, "\"color\":\"warning\"") && strstr(s, "\"color\":\"good\""), "slack: colors");
+	ok(s && strstr(s, "1 waiting for a lock &lt;pid 7&gt; &amp; more"), "slack: &, < and > escaped");
+	free(s);
+	s = notify_payload(NC_ALERTMANAGER, events, 1796000600);
+	ok(s && s[0] == '[', "alertmanager: an array");
+	ok(s && strstr(s, "\"startsAt\":\"2026-11-30T00:53:20Z\"}") != NULL, "alertmanager: no endsAt while firing");
+	ok(s && strstr(s, "\"endsAt\":\"2026-11-30T01:03:20Z\""), "alertmanager: endsAt to resolve");
+	ok(s && !strstr(s, "generatorURL"), "alertmanager: no empty generatorURL (it must be a URI)");
+	free(s);
+	json_object_put(events);
+}
+
 int
 main(void)
 {
@@ -268,5 +438,9 @@ main(void)
 	test_down_and_fleet();
 	test_order();
 	setup(0);
+	test_decide();
+	test_http();
+	test_secrets();
+	test_payloads();
 	return done_testing();
 }

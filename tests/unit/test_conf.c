@@ -80,6 +80,8 @@ starts(const char *err, const char *rest)
 static const struct {
 	const char *key, *bad, *good;
 } text_samples[] = {
+	{"alert.notify", "pager", "slack"},
+	{"alert.alertmanager_url", "localhost:9093", "http://127.0.0.1:9093"},
 	{"create.allow", "10.0.0.0/33", "10.0.0.0/8"},
 	{"create.allow", "10.0.0.1", "::1/128"},
 	{"create.allow", "all", "192.168.1.0/24"},
