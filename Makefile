@@ -4,7 +4,8 @@
 #   make check            installs missing test dependencies (as root), runs every test
 #   make check-asan       the same tests against an AddressSanitizer + UBSan build
 #   make demo             provisions and exercises a throwaway local PostgreSQL
-#   make install PREFIX=/usr/local DESTDIR=   (never overwrites /etc/pgp/pgp.conf)
+#   make install PREFIX=/usr/local DESTDIR=   (never overwrites /etc/pgp/pgp.conf;
+#                         PG_BINDIR= where the maintenance units find vacuumdb)
 #   make uninstall, make clean
 #
 # SYSCONFDIR and LOCALSTATEDIR are compiled in (common/paths.h): the programs
@@ -17,11 +18,15 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 LOCALSTATEDIR ?= /var
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR    ?= $(PREFIX)/share
 DESTDIR    ?=
 # The group that may read pgp.conf (its members: postgres, the monitoring
 # user), and the user that runs the backups and owns their state directory.
 PGP_GROUP  ?= pgp
 PGP_BACKUP_USER ?= postgres
+# PostgreSQL's own programs for the maintenance units (vacuumdb, reindexdb):
+# Debian's directory of the newest version installed, else /usr/bin.
+PG_BINDIR  ?= $(or $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1),/usr/bin)
 
 PKGS     := libpq libcurl libconfig zlib libcrypto libssl json-c
 CFLAGS   ?= -O2 -g
@@ -133,7 +138,7 @@ STATE_DIRECTORY := $(if $(filter /var,$(LOCALSTATEDIR)),StateDirectory=pgp,\# St
 STATE_MODE := $(if $(filter /var,$(LOCALSTATEDIR)),,\# )
 SUBST := sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	-e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g' \
-	-e 's|@PGP_GROUP@|$(PGP_GROUP)|g' -e 's|^@STATE_DIRECTORY@$$|$(STATE_DIRECTORY)|' -e 's|^StateDirectoryMode=|$(STATE_MODE)StateDirectoryMode=|'
+	-e 's|@PGP_GROUP@|$(PGP_GROUP)|g' -e 's|@PG_BINDIR@|$(PG_BINDIR)|g' -e 's|^@STATE_DIRECTORY@$$|$(STATE_DIRECTORY)|' -e 's|^StateDirectoryMode=|$(STATE_MODE)StateDirectoryMode=|'
 UNITS := $(notdir $(wildcard etc/systemd/*.service etc/systemd/*.timer))
 LIVE  := $(if $(DESTDIR),,$(filter 0,$(shell id -u)))
 
@@ -141,12 +146,15 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SYSCONFDIR)/pgp $(DESTDIR)$(SYSCONFDIR)/cron.d \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp \
-		$(DESTDIR)$(LOCALSTATEDIR)/lib/pgp/alert
+		$(DESTDIR)$(LOCALSTATEDIR)/lib/pgp/alert $(DESTDIR)$(DATADIR)/pgp/prometheus
 	install -m 0755 $(addprefix $(BINOUT)/,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/man5/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 0644 etc/pgp.conf $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf.sample
+	@# Prometheus's rules for pgp-alert's textfile: the operator links or
+	@# copies them into Prometheus's rule_files.
+	install -m 0644 etc/prometheus/pgp-alert.rules.yml $(DESTDIR)$(DATADIR)/pgp/prometheus/
 	@set -e; for u in $(UNITS); do \
 		$(SUBST) etc/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp; \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp; \
@@ -182,6 +190,8 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man5/pgp.conf.5 $(DESTDIR)$(MANDIR)/man7/pgp.7
 	rm -f $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf.sample
 	rm -f $(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(UNITS))
+	rm -f $(DESTDIR)$(DATADIR)/pgp/prometheus/pgp-alert.rules.yml
+	-rmdir $(DESTDIR)$(DATADIR)/pgp/prometheus $(DESTDIR)$(DATADIR)/pgp 2>/dev/null
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/pgp/pgp.conf, $(DESTDIR)$(SYSCONFDIR)/cron.d/pgp and $(DESTDIR)$(LOCALSTATEDIR)/lib/pgp in place (remove them by hand if unwanted)"
 
 clean:

@@ -8,7 +8,7 @@
  *   pgp-create.c ── cluster.c ── tls.c ── fs.c
  *                ├─ secrets.c ── fs.c
  *                ├─ provision.c ── stmt.c, secrets.c (SCRAM check)
- *                ├─ pooler.c ── stmt.c, tls.c, fs.c
+ *                ├─ pooler.c ── stmt.c, tls.c, fs.c, secrets.c (SCRAM check)
  *                ├─ report.c
  *                └─ fs.c (the --local and --out directories)
  *

@@ -1,9 +1,13 @@
 /*
  * PgBouncer in front of the database, in transaction mode, TLS on both
- * sides.  Only the auth user's credentials are in the auth file; every
- * application role is looked up with auth_query through a SECURITY
- * DEFINER function that returns the role's SCRAM verifier, so PgBouncer
- * can pass the client's SCRAM proof on to the server.
+ * sides.  The auth file holds the auth user's credentials and the
+ * monitor role's SCRAM verifier (the server's own, so PgBouncer can pass
+ * its SCRAM proof on); every application role is looked up with
+ * auth_query through a SECURITY DEFINER function that returns the role's
+ * SCRAM verifier, so PgBouncer can pass the client's SCRAM proof on to
+ * the server.  The monitor is a stats user: pgp-alert reads SHOW POOLS
+ * on the admin console as it (Debian's PgBouncer 1.18 lets a role that
+ * is neither in stats_users nor in the auth file hang until its timeout).
  *
  * Local mode starts PgBouncer; server mode only writes its files (in
  * --out DIR/pgbouncer, with a local CA for its clients): starting a
@@ -71,7 +75,7 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 		"listen_addr = 127.0.0.1\nlisten_port = %d\nunix_socket_dir =\n"
 		"auth_type = scram-sha-256\nauth_file = %s/userlist.txt\nauth_user = %s\n"
 		"auth_query = SELECT uname, phash FROM pgbouncer.user_lookup($1)\n"
-		"stats_users = %s\n"
+		"stats_users = %s, %s\n"
 		"pool_mode = transaction\ndefault_pool_size = %d\nreserve_pool_size = %d\n"
 		"max_db_connections = %d\nmax_client_conn = %d\n"
 		"ignore_startup_parameters = extra_float_digits\n"
@@ -80,7 +84,8 @@ ini_text(struct create_ctx *ctx, PGconn *db)
 		"logfile = %s/pgbouncer.log\npidfile = %s/pgbouncer.pid\n",
 		ctx->database, in.max_connections, ctx->database, ctx->host, ctx->tcp_port, ctx->database,
 		ctx->pooler_port, ctx->pooler_dir, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_POOLER].name,
-		sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections, sz.max_client_conn,
+		ctx->roles[ROLE_MONITOR].name, sz.default_pool_size, sz.reserve_pool_size, sz.max_db_connections,
+		sz.max_client_conn,
 		ctx->pooler_tls_dir, ctx->pooler_tls_dir, ctx->pooler_dir, ctx->pooler_dir);
 	/* Without the provider's CA (server mode, no --sslrootcert) TLS cannot verify. */
 	if (*ctx->ca_file)
@@ -152,11 +157,37 @@ start(struct create_ctx *ctx, int changed)
 	return 0;
 }
 
+/*
+ * The monitor's line of the auth file: the server's SCRAM verifier (read
+ * by the superuser --pooler needs), so the file changes only with the
+ * password.  The pgpass holds its password for the console.
+ */
+static int
+monitor_auth_line(struct create_ctx *ctx, PGconn *db, char *buf, size_t size)
+{
+	const struct role_spec *m = &ctx->roles[ROLE_MONITOR];
+	char *verifier = create_value(db, "SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1",
+				      m->name, NULL);
+	int rc = 0;
+
+	if (!verifier)
+		return -1;
+	if (secrets_verify_scram(m->password, verifier) != 1)
+		rc = pgp_fail("the server's verifier of %s is not the SCRAM-SHA-256 one of its password in %s",
+			      m->name, ctx->passfile);
+	else if ((size_t) snprintf(buf, size, "\"%s\" \"%s\"\n", m->name, verifier) >= size)
+		rc = pgp_fail("the SCRAM verifier of %s is too long", m->name);
+	explicit_bzero(verifier, strlen(verifier));
+	free(verifier);
+	return rc;
+}
+
 int
 pooler_setup(struct create_ctx *ctx, PGconn *db)
 {
-	char path[600], *text, auth[512];
+	char path[600], *text, auth[1024];
 	int changed = 0, rc;
+	size_t n;
 
 	if (lookup_function(ctx, db) < 0)
 		return -1;
@@ -169,11 +200,14 @@ pooler_setup(struct create_ctx *ctx, PGconn *db)
 	/* Server mode: PgBouncer runs on this host, with a local CA of its own. */
 	if (!ctx->local_dir && tls_ensure(ctx->pooler_tls_dir, ctx->os_user, &changed) < 0)
 		return -1;
-	/* The auth user's password alone; quotes in it would be doubled. */
-	snprintf(auth, sizeof(auth), "\"%s\" \"%s\"\n", ctx->roles[ROLE_POOLER].name,
-		 ctx->roles[ROLE_POOLER].password);
+	/* The auth user's password (it logs in to the server with it; ours
+	 * have no quotes, which would be doubled), then the monitor's verifier. */
+	n = (size_t) snprintf(auth, sizeof(auth), "\"%s\" \"%s\"\n", ctx->roles[ROLE_POOLER].name,
+			      ctx->roles[ROLE_POOLER].password);
+	rc = n < sizeof(auth) ? monitor_auth_line(ctx, db, auth + n, sizeof(auth) - n) : -1;
 	snprintf(path, sizeof(path), "%s/userlist.txt", ctx->pooler_dir);
-	rc = put(ctx, path, auth, &changed);
+	if (rc == 0)
+		rc = put(ctx, path, auth, &changed);
 	explicit_bzero(auth, sizeof(auth));
 	if (rc < 0 || !(text = ini_text(ctx, db)))
 		return -1;

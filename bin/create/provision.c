@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "create.h"
 #include "log.h"
+#include "sql.h"
 
 /* The roles of our layout as a text[] literal for "= ANY($1)". */
 static void
@@ -327,6 +328,48 @@ ensure_extension(struct create_ctx *ctx, PGconn *conn, const char *name, int opt
 }
 
 /*
+ * pgstattuple for pgp-alert's bloat check, which the monitor role may run
+ * (pg_stat_scan_tables, in pg_monitor) once the extension exists; pg_stats
+ * is unreadable to it.  Created when the server has it: not being able to
+ * (not in contrib, an admin that may not) is a warning, never a failure.
+ */
+static int
+monitor_extension(struct create_ctx *ctx, PGconn *db)
+{
+	static const char name[] = "pgstattuple";
+	char *available, *stmt;
+	PGresult *res;
+
+	for (int i = 0; i < ctx->n_extensions; i++)
+		if (strcmp(ctx->extensions[i], name) == 0)
+			return 0;
+	available = create_value(db, "SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = $1", name, NULL);
+	if (!available)
+		return -1;
+	if (!*available) {
+		free(available);
+		pgp_info("extension \"%s\" is not available: pgp-alert's bloat check will say so", name);
+		return 0;
+	}
+	free(available);
+	if (ctx->dry_run)
+		return create_sql(ctx, db, NULL, "CREATE EXTENSION IF NOT EXISTS %I SCHEMA extensions", name);
+	if (!(stmt = pgp_sql_build(db, "CREATE EXTENSION IF NOT EXISTS %I SCHEMA extensions", name)))
+		return -1;
+	pgp_debug("%s", stmt);
+	res = PQexec(db, stmt);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		pgp_warning("cannot create extension \"%s\" for pgp-alert's bloat check: %s", name,
+			    PQresultErrorMessage(res));
+		pgp_hint("create it in schema extensions as a role that may, or give --extension %s "
+			 "where the provider allows it", name);
+	}
+	PQclear(res);
+	free(stmt);
+	return 0;
+}
+
+/*
  * RFC 9562 version 7 UUIDs below PostgreSQL 18: 48 bits of Unix time in
  * ms, then 12 bits of sub-millisecond fraction (method 3) so values sort
  * by creation time within a millisecond, then 62 random bits.  Within a
@@ -380,6 +423,8 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 		rc = ensure_extension(ctx, db, ctx->optional_extensions[i], 1);
 	if (rc == 0 && ctx->audit)
 		rc = ensure_extension(ctx, db, "pgaudit", 0);
+	if (rc == 0)
+		rc = monitor_extension(ctx, db);
 
 	/* Objects the migrator creates later are usable with no further grant. */
 	if (rc == 0)
@@ -394,6 +439,11 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 	if (rc == 0)
 		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT"
 			 " ON SEQUENCES TO %I", owner, ro);
+	/* The monitor reads how far each sequence has gone (pgp-alert's sequence
+	 * check), in any schema the owner makes one: no data, no nextval. */
+	if (rc == 0)
+		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I GRANT SELECT ON SEQUENCES TO %I",
+			 owner, R[ROLE_MONITOR].name);
 	if (rc == 0)
 		rc = create_sql(ctx, db, NULL, "ALTER DEFAULT PRIVILEGES FOR ROLE %I REVOKE EXECUTE ON FUNCTIONS"
 			 " FROM PUBLIC", owner);
@@ -409,6 +459,9 @@ shape_database(struct create_ctx *ctx, PGconn *db)
 		rc = create_sql(ctx, db, NULL, "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %I", rw);
 	if (rc == 0)
 		rc = create_sql(ctx, db, NULL, "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I", ro);
+	if (rc == 0)
+		rc = create_sql(ctx, db, NULL, "GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO %I",
+			 R[ROLE_MONITOR].name);
 
 	if (rc == 0 && ctx->server_version < 180000) {
 		rc = create_sql(ctx, db, NULL, "SET ROLE %I", owner);

@@ -256,16 +256,23 @@ secrets_load(struct create_ctx *ctx)
 
 /* One service section; TCP services verify the certificate with ca (or cannot). */
 static void
-service_section(FILE *f, const struct create_ctx *ctx, const char *suffix, const char *host,
-		const char *port, const char *user, int tcp, const char *ca)
+service_section_db(FILE *f, const struct create_ctx *ctx, const char *suffix, const char *host,
+		   const char *port, const char *dbname, const char *user, int tcp, const char *ca)
 {
 	fprintf(f, "[%s-%s]\nhost=%s\nport=%s\ndbname=%s\nuser=%s\n", ctx->database, suffix, host,
-		port, ctx->database, user);
+		port, dbname, user);
 	if (tcp && *ca)
 		fprintf(f, "sslmode=verify-full\nsslrootcert=%s\n", ca);
 	else if (tcp)
 		fprintf(f, "sslmode=require\n");
 	fputc('\n', f);
+}
+
+static void
+service_section(FILE *f, const struct create_ctx *ctx, const char *suffix, const char *host,
+		const char *port, const char *user, int tcp, const char *ca)
+{
+	service_section_db(f, ctx, suffix, host, port, ctx->database, user, tcp, ca);
 }
 
 /* Is this service section one we write (and so replace)? */
@@ -277,7 +284,7 @@ ours(const struct create_ctx *ctx, const char *section)
 
 	if (strncmp(section, ctx->database, n) != 0 || section[n] != '-')
 		return 0;
-	if (!strcmp(suffix, "admin") || !strcmp(suffix, "app-pooler"))
+	if (!strcmp(suffix, "admin") || !strcmp(suffix, "app-pooler") || !strcmp(suffix, "pgbouncer"))
 		return 1;
 	for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++)
 		if (k != ROLE_POOLER && !strcmp(suffix, role_kind_names[k]))
@@ -308,12 +315,14 @@ copy_other_services(FILE *out, const struct create_ctx *ctx)
 	free(text);
 }
 
-/* Keep pgpass lines that are not for one of our (host, port, db, role). */
+/* Keep pgpass lines that are not for one of our (host, port, db, role):
+ * the server's, and the pooler's (its databases and its console). */
 static void
 copy_other_passwords(FILE *out, const struct create_ctx *ctx)
 {
-	char *text, *line, *save = NULL;
+	char *text, *line, *save = NULL, pooler_port[16];
 
+	snprintf(pooler_port, sizeof(pooler_port), "%d", ctx->pooler_port);
 	if (access(ctx->passfile, F_OK) != 0 || pgp_read_file(ctx->passfile, &text, NULL) < 0)
 		return;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -321,8 +330,10 @@ copy_other_passwords(FILE *out, const struct create_ctx *ctx)
 		int mine = 0;
 
 		snprintf(copy, sizeof(copy), "%s", line);
-		if (*line != '#' && pgpass_split(copy, f) == 0 && strcmp(f[2], ctx->database) == 0 &&
-		    strcmp(f[0], ctx->host) == 0)
+		if (*line != '#' && pgpass_split(copy, f) == 0 &&
+		    ((strcmp(f[2], ctx->database) == 0 && strcmp(f[0], ctx->host) == 0) ||
+		     (ctx->pooler && strcmp(f[0], "127.0.0.1") == 0 && strcmp(f[1], pooler_port) == 0 &&
+		      (strcmp(f[2], ctx->database) == 0 || strcmp(f[2], "pgbouncer") == 0))))
 			for (int k = FIRST_LOGIN_ROLE; k < ROLE_COUNT; k++)
 				mine |= strcmp(f[3], ctx->roles[k].name) == 0;
 		if (!mine)
@@ -373,9 +384,13 @@ secrets_write_files(struct create_ctx *ctx)
 		if (k != ROLE_POOLER)
 			service_section(f, ctx, role_kind_names[k], ctx->host, ctx->tcp_port, ctx->roles[k].name, 1,
 					ctx->ca_file);
-	if (ctx->pooler)
+	if (ctx->pooler) {
 		service_section(f, ctx, "app-pooler", "127.0.0.1", pooler_port, ctx->roles[ROLE_APP].name, 1,
 				ctx->pooler_ca_file);
+		/* PgBouncer's admin console, as the monitor (a stats user): pgp-alert --pgbouncer. */
+		service_section_db(f, ctx, "pgbouncer", "127.0.0.1", pooler_port, "pgbouncer",
+				   ctx->roles[ROLE_MONITOR].name, 1, ctx->pooler_ca_file);
+	}
 	if (write_buffer(f, &svc, ctx->service_file, 0644) < 0)
 		return -1;
 
@@ -389,5 +404,8 @@ secrets_write_files(struct create_ctx *ctx)
 	/* Clients of the pooler log in with the same passwords. */
 	for (int k = ROLE_APP; ctx->pooler && k <= ROLE_READONLY; k++)
 		pgpass_line(f, "127.0.0.1", pooler_port, ctx->database, &ctx->roles[k]);
+	/* The monitor on PgBouncer's console (the auth file has its verifier). */
+	if (ctx->pooler)
+		pgpass_line(f, "127.0.0.1", pooler_port, "pgbouncer", &ctx->roles[ROLE_MONITOR]);
 	return write_buffer(f, &pass, ctx->passfile, 0600);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pgp-create --local against a real PostgreSQL 15: the directory and its
 # parents, the role layout, the privileges it promises, TLS and pg_hba,
-# secrets kept out of the server log, idempotency, the backup role, UUID
+# secrets kept out of the server log, idempotency, the backup role, what
+# the monitor role may read for pgp-alert (sequences, pgstattuple), UUID
 # v7, and bad input.  As root the server runs as postgres, else as us.
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
@@ -86,6 +87,17 @@ run as monitor -c "SELECT count(*) >= 1 FROM pg_stat_activity"
 is "$OUT" t "monitor reads pg_stat_activity"
 run as monitor -c "SELECT * FROM public.items"
 like "$ERR" "permission denied" "monitor cannot read application data"
+# What pgp-alert reads as the monitor: how far each sequence has gone (by
+# oid: it has no USAGE on the schema), and pgstattuple for bloat.
+seq_oid() { admin -c "SELECT 'public.$1'::regclass::oid"; }
+run as monitor -c "SELECT pg_sequence_last_value($(seq_oid notes_id_seq)), pg_sequence_last_value($(seq_oid items_id_seq))"
+is "$RC:$OUT" "0:1|2" "monitor reads sequences the migrator made after pgp-create ran (default privileges)"
+run as monitor -c "SELECT nextval($(seq_oid notes_id_seq))"
+like "$ERR" "permission denied for sequence notes_id_seq" "but cannot advance them"
+is "$(admin -c "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'pgstattuple'")" extensions \
+	"pgstattuple is created in the extensions schema"
+run as monitor -c "SELECT table_len > 0 FROM extensions.pgstattuple_approx($(admin -c "SELECT 'public.items'::regclass::oid"))"
+is "$RC:$OUT" "0:t" "monitor (pg_monitor) runs pgstattuple_approx, as pgp-alert's bloat check does"
 is "$(admin -c "SELECT rolconfig::text FROM pg_roles WHERE rolname = 'shop_app'")" \
    "{statement_timeout=30s,lock_timeout=5s,idle_in_transaction_session_timeout=60s}" "app has role-level timeouts"
 is "$(admin -c "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'shop_app'")" 50 "app has a connection limit"
@@ -135,6 +147,12 @@ run as app -c "SELECT abs(extract(epoch FROM clock_timestamp()) * 1000 -
   ('x' || substr(replace(public.uuid_generate_v7()::text, '-', ''), 1, 12))::bit(48)::bigint) < 1000"
 is "$OUT" t "the UUID carries the current time in ms"
 
+# A sequence that was there before (no default privileges for it): the
+# next run grants the monitor SELECT on it.
+admin -c "CREATE SEQUENCE public.legacy_seq; ALTER SEQUENCE public.legacy_seq OWNER TO shop_owner;
+          SELECT setval('public.legacy_seq', 42)" >/dev/null
+run as monitor -c "SELECT pg_sequence_last_value($(seq_oid legacy_seq))"
+like "$ERR" "permission denied for sequence legacy_seq" "a sequence made outside the default privileges is not readable yet"
 # The backup role dumps large objects and a table with row-level security.
 as migrator -c "SELECT lo_from_bytea(0, 'large object payload');
                 CREATE TABLE tenant_docs (tenant int, body text);
@@ -144,6 +162,8 @@ as migrator -c "SELECT lo_from_bytea(0, 'large object payload');
 run create --extension pgcrypto
 is "$RC" 0 "a run after RLS appears"
 is "$(admin -c "SELECT rolbypassrls FROM pg_roles WHERE rolname = 'shop_backup'")" t "backup gets BYPASSRLS once RLS is used"
+run as monitor -c "SELECT pg_sequence_last_value($(seq_oid legacy_seq))"
+is "$RC:$OUT" "0:42" "and the monitor reads the sequence made before that run"
 run pg_dump "service=shop-backup" --role=shop_owner -Fc -f "$dir/dump.fc"
 is "$RC" 0 "the backup role dumps the database (pg_dump --role)"
 [ "$RC" = 0 ] || diag "$ERR"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pgp-create --pooler pgbouncer: Debian's PgBouncer on loopback in
-# transaction mode, TLS both ways, auth_query for the application roles.
+# transaction mode, TLS both ways, auth_query for the application roles;
+# the monitor role in stats_users and the auth file for pgp-alert.
 # Local mode starts it; server mode writes its files and says how to.
 . "$(dirname "$0")/lib.sh"
 need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
@@ -34,7 +35,10 @@ ok "the cap leaves room for the reserved and direct connections ($maxdb < $maxco
 is "$(stat -c %a "$dir/pgbouncer/userlist.txt")" 600 "the auth file is 0600"
 is "$(stat -c %U "$dir/pgbouncer/userlist.txt")" "$server_user" "owned by the user PgBouncer runs as ($server_user)"
 like "$(cat "$dir/pgbouncer/userlist.txt")" '^"shop_pgbouncer" ' "it holds the auth user"
+like "$(sed -n 2p "$dir/pgbouncer/userlist.txt")" '^"shop_monitor" "SCRAM-SHA-256\$4096:[^"]+"$' \
+	"and the monitor role, as its SCRAM verifier"
 unlike "$(cat "$dir/pgbouncer/userlist.txt")" "shop_app" "and not the app role"
+like "$(cat "$ini")" "^stats_users = shop_pgbouncer, shop_monitor$" "the monitor is a stats user"
 is "$(ps -o user= -p "$(cat "$dir/pgbouncer/pgbouncer.pid")")" "$server_user" "PgBouncer runs as $server_user, never root"
 
 export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass
@@ -46,14 +50,30 @@ is "$OUT" 1 "the app role reads and writes through PgBouncer"
 psql -X -q "service=shop-app-pooler" -c "SELECT pg_sleep(3)" >/dev/null 2>&1 &
 holder=$!
 sleep 1
-authpw=$(sed 's/^"[^"]*" "\(.*\)"$/\1/' "$dir/pgbouncer/userlist.txt")
+authpw=$(sed -n 's/^"shop_pgbouncer" "\(.*\)"$/\1/p' "$dir/pgbouncer/userlist.txt")
 run env PGPASSWORD="$authpw" psql -X -A -t "host=127.0.0.1 port=$pport dbname=pgbouncer user=shop_pgbouncer sslmode=require" -c "SHOW CLIENTS"
 wait $holder
 # SHOW CLIENTS rows start type|user|database|state.
 like "$OUT" '^C[|]shop_app[|]shop[|]active[|]' "SHOW CLIENTS lists the app role's connection to shop"
 
+# The monitor on the admin console, as pgp-alert talks to it: its password
+# from the pgpass pgp-create wrote, SHOW POOLS, no hang.
+run timeout 20 psql -X -A -t -h 127.0.0.1 -p "$pport" -U shop_monitor pgbouncer -c "SHOW POOLS"
+is "$RC" 0 "the monitor logs in to PgBouncer's console with its pgpass password"
+like "$OUT" '^shop[|]shop_app[|]' "and SHOW POOLS lists the app's pool"
+run timeout 20 psql -X -A -t "service=shop-pgbouncer" -c "SHOW POOLS"
+like "$OUT" '^shop[|]shop_app[|]' "service shop-pgbouncer is the console, as the monitor, over TLS"
+run timeout 20 psql -X -A -t "service=shop-pgbouncer" -c "RELOAD"
+like "$ERR" "admin access needed|not allowed" "a stats user may not run admin commands"
+run timeout 20 pgp-alert -c /dev/null --no-state --pgbouncer "service=shop-pgbouncer"
+is "$RC" 0 "pgp-alert checks PgBouncer as the monitor: OK"
+like "$OUT" "'pgb_pool_cl_waiting:shop/shop_app'=0;" "with the app's pool"
+
+userlist=$(cat "$dir/pgbouncer/userlist.txt")
 run pgp-create -c /dev/null --local "$dir" --database shop --pooler pgbouncer --pooler-port "$pport"
 like "$OUT" "no changes" "a second run changes nothing"
+is "$(cat "$dir/pgbouncer/userlist.txt")" "$userlist" "and keeps the auth file as it was"
+is "$(grep -c ':pgbouncer:shop_monitor:' "$dir/pgpass")" 1 "the console's pgpass line is not repeated"
 run psql -X -A -t "service=shop-app-pooler" -c "SELECT 1"
 is "$OUT" 1 "and the pooler still works"
 
@@ -104,4 +124,6 @@ is "$(json_get "$OUT" 'd["witness"]["via"]')" pgbouncer "the witness goes throug
 unlike "$ERR" "witness was skipped" "and no longer warns"
 run env PGSERVICEFILE="$out/pg_service.conf" PGPASSFILE="$out/pgpass" psql -X -A -t "service=srv-app-pooler" -c "SELECT 1"
 is "$OUT" 1 "the app role connects through it (verify-full with its CA)"
+run env PGSERVICEFILE="$out/pg_service.conf" PGPASSFILE="$out/pgpass" timeout 20 psql -X -A -t "service=srv-pgbouncer" -c "SHOW POOLS"
+like "$OUT" '^srv[|]srv_app[|]' "server mode: the monitor reads SHOW POOLS on the console too"
 done_testing
