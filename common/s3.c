@@ -45,6 +45,12 @@ pgp_s3_endpoint(const struct pgp_s3 *s3)
 	return s3->endpoint ? s3->endpoint : "AWS S3";
 }
 
+void
+pgp_s3_grace(struct pgp_s3 *s3, int on)
+{
+	s3->grace = on;
+}
+
 int
 pgp_s3_unreachable(const struct pgp_s3 *s3)
 {
@@ -121,7 +127,7 @@ pgp_s3_open(const struct pgp_s3_config *cfg)
 	if (s3->cfg.part_size < MIN_PART)
 		s3->cfg.part_size = 8u * 1024 * 1024;
 	if (s3->cfg.deadline < 1)
-		s3->cfg.deadline = 900;
+		s3->cfg.deadline = 21600;
 	clock_gettime(CLOCK_MONOTONIC, &s3->deadline);
 	s3->deadline.tv_sec += s3->cfg.deadline;
 	s3->curl = curl_easy_init();
@@ -405,9 +411,9 @@ perform_on(struct pgp_s3 *s3, CURL *c, struct request *r, int quiet_status)
 	}
 	s3->unreachable = past_deadline || (rc != CURLE_OK && transient(rc, 0));
 	if (past_deadline || (rc == CURLE_OPERATION_TIMEDOUT && ms_left(s3) <= 0)) {
-		pgp_error("S3 endpoint %s: no answer to %s s3://%s/%s within the run's deadline of %ld s "
-			  "(backup.s3_timeout)", pgp_s3_endpoint(s3), r->method, s3->bucket, r->key ? r->key : "",
-			  s3->cfg.deadline);
+		pgp_error("S3 endpoint %s: the run's deadline of %ld s (backup.s3_timeout) passed during %s "
+			  "s3://%s/%s", pgp_s3_endpoint(s3), s3->cfg.deadline, r->method, s3->bucket,
+			  r->key ? r->key : "");
 		return -1;
 	}
 	if (rc != CURLE_OK) {

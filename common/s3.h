@@ -71,6 +71,9 @@ int pgp_s3_delete(struct pgp_s3 *s3, const char *key);
 /* Was the last failure the endpoint not answering (refused, timed out,
  * past the deadline), as opposed to an answer that said no? */
 int pgp_s3_unreachable(const struct pgp_s3 *s3);
+/* Cleanup after a failure (deleting what a failed run stored): while on,
+ * requests get a few seconds past the run's deadline. */
+void pgp_s3_grace(struct pgp_s3 *s3, int on);
 /* The endpoint URL, for messages. */
 const char *pgp_s3_endpoint(const struct pgp_s3 *s3);
 

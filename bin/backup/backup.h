@@ -37,6 +37,8 @@ struct repo *repo_open(const char *url, const struct pgp_conf *conf, const char 
 		       const char *region);
 void repo_close(struct repo *r);
 const char *repo_url(const struct repo *r);
+/* Cleanup after a failure: S3 requests get a few seconds past the run's deadline. */
+void repo_cleanup(struct repo *r, int on);
 /* Did the last failed request find the endpoint not answering (exit 3)? */
 int repo_unreachable(const struct repo *r);
 /* Write and delete object name, to know before a long dump that the

@@ -357,11 +357,13 @@ delete_backup(struct backup_ctx *ctx, const struct backup_info *b)
 	return rc;
 }
 
+#define LEFTOVER_AGE (24 * 3600)
+
 /*
  * Objects under an id that has no manifest.json at all: what a run killed
- * outright (SIGKILL, a power cut) left behind.  Prune holds the backup
- * lock, so no backup of this host is writing them; they were never
- * backups.  Only names <database>/<id>/... with a real id are touched.
+ * outright (SIGKILL, a power cut) left behind, once a day old.  Prune
+ * holds the backup lock, so no backup of this host is writing them; they
+ * were never backups.  Only names <database>/<id>/... with a real id are touched.
  * 0, or -1 (logged).
  */
 static int
@@ -380,8 +382,9 @@ sweep_leftovers(struct backup_ctx *ctx, const struct repo_entry *entries, size_t
 			continue;
 		for (size_t k = 0; k < n && !has_manifest; k++)
 			has_manifest = !strcmp(list[k].id, id) && !strcmp(list[k].database, db);
-		/* An id from the future is a clock problem, not a leftover. */
-		if (has_manifest || manifest_id_time(id) > now)
+		/* The lock only sees this host's backups: an id younger than a day
+		 * may be a backup another host (or state directory) is writing. */
+		if (has_manifest || manifest_id_time(id) > now - LEFTOVER_AGE)
 			continue;
 		if (ctx->dry_run)
 			printf("would delete leftover %s\n", name);

@@ -300,13 +300,48 @@ new_id(struct backup_ctx *ctx, const char *db, time_t *when, char *id, size_t si
 static void
 remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
 {
-	static const char *const names[] = {DUMP_OBJECT, GLOBALS_OBJECT};
+	/* The manifest first: a PUT that timed out may still have stored it. */
+	static const char *const names[] = {MANIFEST, DUMP_OBJECT, GLOBALS_OBJECT};
 	char name[256];
 
+	repo_cleanup(ctx->repo, 1);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, names[i]);
 		repo_delete(ctx->repo, name);
 	}
+	repo_cleanup(ctx->repo, 0);
+}
+
+/*
+ * Before the manifest makes them a backup: are the objects still there,
+ * whole?  A prune from another host (or state directory) may have taken
+ * them for leftovers.  0, or -1 (logged).
+ */
+static int
+objects_present(struct backup_ctx *ctx, const char *db, const char *id, const struct object_info *objs, int n)
+{
+	struct repo_entry *entries;
+	size_t count;
+	char prefix[256];
+	int found = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s/%s", db, id);
+	if (repo_list(ctx->repo, prefix, &entries, &count) < 0)
+		return -1;
+	for (int k = 0; k < n; k++)
+		for (size_t i = 0; i < count; i++) {
+			const char *slash = strrchr(entries[i].name, '/');
+
+			if (slash && !strcmp(slash + 1, objs[k].name) && entries[i].size == objs[k].size) {
+				found++;
+				break;
+			}
+		}
+	repo_entries_free(entries, count);
+	if (found != n)
+		return pgp_fail("backup %s: its objects vanished while it ran (a prune of another host or "
+				"state directory?): no manifest is written", id);
+	return 0;
 }
 
 static int
@@ -375,6 +410,8 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 			goto fail;
 	}
 	end = time(NULL);
+	if (objects_present(ctx, db, id, objs, 2) < 0)
+		goto fail;
 	manifest = manifest_text(ctx, conn, id, db, start, end, objs, 2, tables, role, rows_from);
 	snprintf(name, sizeof(name), "%s/%s/%s", db, id, MANIFEST);
 	if (!manifest || repo_put(ctx->repo, name, manifest, strlen(manifest)) < 0)

@@ -57,8 +57,21 @@ reason(char *why, size_t size, const char *fmt, ...)
 
 /* A string field without NUL or newline that fits size; else -1 with a reason. */
 static int
+get_text(struct json_object *o, const char *key, char *buf, size_t size, int nullable, int lines_ok,
+	 char *why, size_t whysize);
+
+/* A string field without NUL or line break (a name pgp uses as is). */
+static int
 get_string(struct json_object *o, const char *key, char *buf, size_t size, int nullable, char *why,
 	   size_t whysize)
+{
+	return get_text(o, key, buf, size, nullable, 0, why, whysize);
+}
+
+/* A string field without NUL; line breaks too when lines_ok (a table's name may hold one). */
+static int
+get_text(struct json_object *o, const char *key, char *buf, size_t size, int nullable, int lines_ok,
+	 char *why, size_t whysize)
 {
 	struct json_object *v;
 	const char *s;
@@ -74,8 +87,8 @@ get_string(struct json_object *o, const char *key, char *buf, size_t size, int n
 		return reason(why, whysize, "\"%s\" is not a string", key);
 	s = json_object_get_string(v);
 	len = json_object_get_string_len(v);
-	if ((size_t) len != strlen(s) || strchr(s, '\n') || strchr(s, '\r'))
-		return reason(why, whysize, "\"%s\" holds a NUL or a line break", key);
+	if ((size_t) len != strlen(s) || (!lines_ok && (strchr(s, '\n') || strchr(s, '\r'))))
+		return reason(why, whysize, "\"%s\" holds a NUL%s", key, lines_ok ? "" : " or a line break");
 	if ((size_t) len >= size)
 		return reason(why, whysize, "\"%s\" is too long", key);
 	memcpy(buf, s, (size_t) len + 1);
@@ -169,7 +182,8 @@ dup_string(struct json_object *o, const char *key, char *why, size_t whysize, si
 	char buf[1024], sub[200];
 	char *s;
 
-	if (get_string(o, key, buf, sizeof(buf), 0, sub, sizeof(sub)) < 0) {
+	/* PostgreSQL allows any character but NUL in a name. */
+	if (get_text(o, key, buf, sizeof(buf), 0, 1, sub, sizeof(sub)) < 0) {
 		reason(why, whysize, "tables[%zu]: %s", i, sub);
 		return NULL;
 	}

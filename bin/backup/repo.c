@@ -59,6 +59,9 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 
 	if (!r || !(r->url = strdup(url)))
 		goto fail;
+	/* One repository, one spelling: "s3://b/p/" and "s3://b/p" share their locks. */
+	for (size_t n = strlen(r->url); n > 1 && r->url[n - 1] == '/' && r->url[n - 2] != '/'; n--)
+		r->url[n - 1] = '\0';
 	if (strncmp(url, "s3://", 5) == 0) {
 		struct pgp_s3_config cfg = {0};
 		char *bucket = NULL, *ak = NULL, *sk = NULL;
@@ -120,6 +123,13 @@ const char *
 repo_url(const struct repo *r)
 {
 	return r->url;
+}
+
+void
+repo_cleanup(struct repo *r, int on)
+{
+	if (r->s3)
+		pgp_s3_grace(r->s3, on);
 }
 
 int

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "archive.h"
 #include "backup.h"
@@ -199,22 +200,29 @@ exec_sql(PGconn *conn, const char *fmt, const char *a, const char *b)
 	return rc;
 }
 
+/* Does database exist?  1, 0, or -1 (logged). */
+static int
+db_exists(PGconn *admin, const char *database)
+{
+	const char *params[1] = {database};
+	PGresult *res = pgp_conn_query(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params);
+	int exists = res ? PQntuples(res) > 0 : -1;
+
+	PQclear(res);
+	return exists;
+}
+
 /* Does database exist; its relation count in *relations.  1, 0, or -1 (logged). */
 static int
 database_state(struct backup_ctx *ctx, PGconn *admin, const char *database, long long *relations)
 {
-	const char *params[1] = {database};
-	PGresult *res = pgp_conn_query(admin, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", 1, params);
+	PGresult *res;
 	PGconn *db;
-	int exists;
+	int exists = db_exists(admin, database);
 
 	*relations = 0;
-	if (!res)
-		return -1;
-	exists = PQntuples(res) > 0;
-	PQclear(res);
-	if (!exists)
-		return 0;
+	if (exists <= 0)
+		return exists;
 	db = pgp_conn_open(&ctx->spec, database);
 	if (!db)
 		return -1;
@@ -406,6 +414,43 @@ compare_rows(struct backup_ctx *ctx, const struct backup_info *b, const char *da
  * database-level SQL (pg_dump names the database as an identifier, quoted
  * only when it must be).  A malloc'd string, or NULL.
  */
+/* Copy a quoted literal ('...', E'...', $tag$...$tag$) at *p through to f; 1 if one was there. */
+static int
+copy_literal(FILE *f, const char **p)
+{
+	const char *q = *p, *end;
+	int escapes = (*q == 'E' || *q == 'e') && q[1] == '\'';
+
+	if (escapes)
+		q++;
+	if (*q == '\'') {
+		for (end = q + 1; *end; end++) {
+			if (escapes && *end == '\\' && end[1])
+				end++;
+			else if (*end == '\'' && end[1] == '\'')
+				end++;
+			else if (*end == '\'')
+				break;
+		}
+	} else if (*q == '$') {
+		size_t tag = 1 + strspn(q + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		const char *close;
+
+		if (q[tag] != '$')
+			return 0;
+		tag++;
+		for (close = q + tag; *close && strncmp(close, q, tag) != 0; close++)
+			;
+		end = *close ? close + tag - 1 : close;
+	} else
+		return 0;
+	if (*end)
+		end++;
+	fwrite(*p, 1, (size_t) (end - *p), f);
+	*p = end;
+	return 1;
+}
+
 static char *
 retarget_sql(PGconn *conn, const char *sql, const char *archived, const char *database)
 {
@@ -418,6 +463,9 @@ retarget_sql(PGconn *conn, const char *sql, const char *archived, const char *da
 		const char *forms[2] = {archived, quoted_old};
 		int hit = 0;
 
+		/* A literal (a comment's text) is never rewritten. */
+		if (copy_literal(f, &p))
+			continue;
 		for (int k = 0; k < 2 && !hit && !strncmp(p, "DATABASE ", 9); k++) {
 			size_t l = strlen(forms[k]);
 
@@ -452,8 +500,13 @@ apply_database_entries(struct backup_ctx *ctx, PGconn *admin, struct archive_sca
 	int rc = PGP_EXIT_OK;
 
 	if (!archived) {
-		pgp_warning("the archive has no database entry: grants and settings of the database are not restored");
-		return PGP_EXIT_OK;
+		/* Never a database open to PUBLIC because its grants were not read. */
+		pgp_error("cannot read the archive's database entry (its grants, owner and settings): "
+			  "pg_dump %s's archive format is not one this pgp-backup reads",
+			  archive_scan_failed(scan) ? "of another version" : "without one");
+		pgp_hint("restore with --in-place into a database you prepared, or with pg_restore by hand "
+			 "(pgp-backup(1), RESTORE WITHOUT PGP)");
+		return PGP_EXIT_FAILED;
 	}
 	if (owner && *owner && !ctx->no_owner && exec_sql(admin, "ALTER DATABASE %I OWNER TO %I", database, owner) < 0)
 		return PGP_EXIT_FAILED;
@@ -474,13 +527,61 @@ apply_database_entries(struct backup_ctx *ctx, PGconn *admin, struct archive_sca
 	return rc;
 }
 
-/* A lower-case database name made of prefix, the id and (cut) a suffix; pgp's own. */
+/*
+ * pgp's own database name for a restore of id into target: prefix, the id,
+ * and a short hash of the target's name (any length, any characters).
+ */
 static void
-work_name(char *buf, size_t size, const char *prefix, const char *id, const char *suffix)
+work_name(char *buf, size_t size, const char *prefix, const char *id, const char *target)
 {
-	snprintf(buf, size, "%s_%s%s%.30s", prefix, id, suffix ? "_" : "", suffix ? suffix : "");
+	unsigned char d[SHA256_DIGEST_LENGTH];
+
+	if (target) {
+		SHA256((const unsigned char *) target, strlen(target), d);
+		snprintf(buf, size, "%s_%s_%02x%02x%02x%02x", prefix, id, d[0], d[1], d[2], d[3]);
+	} else
+		snprintf(buf, size, "%s_%s", prefix, id);
 	for (char *p = buf; *p; p++)
 		*p = (char) (*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+}
+
+/*
+ * CREATE DATABASE name, with the encoding, locale and tablespace of like
+ * (the database it will replace) when there is one.  0 or -1 (logged).
+ */
+static int
+create_like(PGconn *admin, const char *name, const char *like)
+{
+	const char *params[1] = {like};
+	PGresult *res = like ? pgp_conn_query(admin,
+		PQserverVersion(admin) >= 150000 ?
+		"SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, t.spcname,"
+		" d.datlocprovider::text, coalesce(d.daticulocale, '')"
+		" FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
+		" WHERE d.datname = $1" :
+		"SELECT pg_catalog.pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, t.spcname, 'c', ''"
+		" FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
+		" WHERE d.datname = $1", 1, params) : NULL;
+	char *sql;
+	int rc;
+
+	if (like && !res)
+		return -1;
+	if (res && PQntuples(res) == 1)
+		sql = !strcmp(PQgetvalue(res, 0, 4), "i") ?
+			pgp_sql_build(admin, "CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L"
+				      " LC_CTYPE %L LOCALE_PROVIDER icu ICU_LOCALE %L TABLESPACE %I", name,
+				      PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+				      PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 3)) :
+			pgp_sql_build(admin, "CREATE DATABASE %I TEMPLATE template0 ENCODING %L LC_COLLATE %L"
+				      " LC_CTYPE %L TABLESPACE %I", name, PQgetvalue(res, 0, 0),
+				      PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+	else
+		sql = pgp_sql_build(admin, "CREATE DATABASE %I TEMPLATE template0", name);
+	PQclear(res);
+	rc = sql ? pgp_conn_exec(admin, sql) : -1;
+	free(sql);
+	return rc;
 }
 
 /*
@@ -492,7 +593,7 @@ work_name(char *buf, size_t size, const char *prefix, const char *id, const char
  */
 static int
 restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b, const char *scratch,
-		 int check_others)
+		 const char *like, int check_others)
 {
 	struct archive_scan *scan = archive_scan_new();
 	int rc;
@@ -502,7 +603,7 @@ restore_verified(struct backup_ctx *ctx, PGconn *admin, const struct backup_info
 		return PGP_EXIT_FAILED;
 	}
 	if (exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0 ||
-	    exec_sql(admin, "CREATE DATABASE %I TEMPLATE template0", scratch, NULL) < 0) {
+	    create_like(admin, scratch, like) < 0) {
 		archive_scan_free(scan);
 		return PGP_EXIT_FAILED;
 	}
@@ -538,7 +639,9 @@ swap_in(struct backup_ctx *ctx, PGconn *admin, const char *scratch, const char *
 		if (!ctx->terminate || attempt == 3)
 			return PGP_EXIT_BUSY;
 	}
-	if (exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", scratch, target) < 0) {
+	/* The scratch is pgp's own: whoever connected to it (a monitor) is ended. */
+	if (clear_sessions(admin, scratch, 1) != 0 ||
+	    exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", scratch, target) < 0) {
 		if (target_exists && exec_sql(admin, "ALTER DATABASE %I RENAME TO %I", old, target) < 0)
 			pgp_error("the old database is now \"%s\": rename it back to \"%s\" by hand", old, target);
 		return PGP_EXIT_FAILED;
@@ -563,6 +666,9 @@ restore_in_place(struct backup_ctx *ctx, PGconn *admin, const struct backup_info
 	if (rc == 0)
 		rc = apply_database_entries(ctx, admin, scan, target);
 	archive_scan_free(scan);
+	/* A database this run made holds nothing verified: it goes. */
+	if (rc != 0 && !target_exists && exec_sql(admin, "DROP DATABASE IF EXISTS %I", target, NULL) < 0)
+		pgp_warning("the database \"%s\" this restore created could not be dropped", target);
 	return rc;
 }
 
@@ -605,7 +711,7 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 		char scratch[64];
 
 		work_name(scratch, sizeof(scratch), "pgp_verify", list[i].id, NULL);
-		rc = !admin ? PGP_EXIT_UNREACHABLE : restore_verified(ctx, admin, &list[i], scratch, 0);
+		rc = !admin ? PGP_EXIT_UNREACHABLE : restore_verified(ctx, admin, &list[i], scratch, NULL, 0);
 		if (rc == 0 && exec_sql(admin, "DROP DATABASE IF EXISTS %I", scratch, NULL) < 0)
 			rc = PGP_EXIT_FAILED;
 		pgp_conn_close(admin);
@@ -625,25 +731,39 @@ check_target(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b,
 {
 	char old[64];
 	long long relations;
-	int rc = database_state(ctx, admin, target, &relations);
+	int rc = database_state(ctx, admin, target, &relations), old_exists;
 
 	if (rc < 0)
 		return PGP_EXIT_FAILED;
 	*exists = rc;
-	if (relations > 0 && !ctx->clean) {
-		pgp_error("database \"%s\" is not empty (%lld relations): refusing to restore into it", target,
-			  relations);
+	/* A restore replaces the database whole (functions, types, large objects too). */
+	if (*exists && !ctx->clean) {
+		if (relations > 0)
+			pgp_error("database \"%s\" is not empty (%lld relations): refusing to replace it", target,
+				  relations);
+		else
+			pgp_error("database \"%s\" exists: a restore replaces it whole", target);
 		pgp_hint("give --clean to replace it, or restore into a new database");
 		return PGP_EXIT_USAGE;
 	}
 	work_name(old, sizeof(old), "pgp_old", b->id, target);
-	if (*exists && !ctx->in_place && database_state(ctx, admin, old, &relations) != 0) {
+	old_exists = ctx->in_place ? 0 : db_exists(admin, old);
+	if (old_exists < 0)
+		return PGP_EXIT_FAILED;
+	if (old_exists && *exists) {
 		pgp_error("database \"%s\" exists (kept by an earlier restore): drop or rename it first", old);
 		return PGP_EXIT_USAGE;
 	}
-	/* Fail before a long restore, not after it. */
-	return *exists && !ctx->in_place ? clear_sessions(admin, target, 0) == PGP_EXIT_BUSY &&
-		!ctx->terminate ? PGP_EXIT_BUSY : 0 : 0;
+	if (old_exists) {
+		pgp_error("database \"%s\" is missing and \"%s\" exists: an earlier restore was interrupted "
+			  "after setting it aside", target, old);
+		pgp_hint("rename it back (ALTER DATABASE \"%s\" RENAME TO \"%s\") and restore again", old, target);
+		return PGP_EXIT_USAGE;
+	}
+	/* Fail before a long restore, not after it; --terminate ends them at the swap. */
+	if (*exists && !ctx->in_place && !ctx->terminate)
+		return clear_sessions(admin, target, 0);
+	return PGP_EXIT_OK;
 }
 
 static int
@@ -654,7 +774,7 @@ restore_swap(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b,
 
 	work_name(scratch, sizeof(scratch), "pgp_restore", b->id, target);
 	work_name(old, sizeof(old), "pgp_old", b->id, target);
-	rc = restore_verified(ctx, admin, b, scratch, 1);
+	rc = restore_verified(ctx, admin, b, scratch, exists ? target : NULL, 1);
 	if (rc != 0)
 		return rc;
 	rc = swap_in(ctx, admin, scratch, target, old, exists);

@@ -200,7 +200,7 @@ wait "$sleeper" 2>/dev/null
 is "$(shop target -c "SELECT count(*) FROM pg_class WHERE relname = 'marker'")" 0 "the target is the backup now"
 is "$(shop target -c "SELECT count(*) FROM docs")" 5000 "with its rows"
 kept=$(admin -c "SELECT datname FROM pg_database WHERE datname LIKE 'pgp\_old\_%'")
-like "$kept" "^pgp_old_[0-9]{8}t[0-9]{6}z_target$" "--keep-old keeps the database replaced"
+like "$kept" "^pgp_old_[0-9]{8}t[0-9]{6}z_[0-9a-f]{8}$" "--keep-old keeps the database replaced"
 is "$(shop "$kept" -c "SELECT x FROM marker")" 42 "with what it held"
 run pb restore "$new" -d "$ADMIN" --database target --clean --terminate --keep-old
 is "$RC" 2 "a second --keep-old while the first one's copy exists: exit 2"
@@ -210,6 +210,8 @@ admin -c "DROP DATABASE \"$kept\""
 # Over the application's own database: pgp-create's roles connect and work after it.
 psql -X -q service=shop-migrator -c "INSERT INTO docs VALUES (900001, '{}', NULL)"
 before_acl=$(admin -c "SELECT datacl FROM pg_database WHERE datname = 'shop'")
+# a grant the archive does not have, and the server's defaults would not give: it must go
+admin -c "GRANT TEMPORARY ON DATABASE shop TO shop_readonly"
 before_cfg=$(admin -c "SELECT array_agg(s ORDER BY s) FROM pg_db_role_setting r JOIN pg_database d ON d.oid = r.setdatabase, unnest(r.setconfig) s WHERE d.datname = 'shop'")
 run pb restore "$new" -d "$ADMIN" --database shop --clean --terminate
 is "$RC" 0 "restore over the application's database"
@@ -244,6 +246,78 @@ like "$ERR" "the repository $BDIR/notadir/repo cannot be written" "naming it"
 is "$(printf '%s\n' "$ERR" | grep -c 'error:')" 1 "in one error line"
 unlike "$ERR" "pg_dump" "before pg_dump ran"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "and recorded"
+
+# A restore replaces a database whole: one that merely exists needs --clean.
+admin -c "CREATE DATABASE only_funcs" >/dev/null
+shop only_funcs -c "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'"
+run pb restore "$new" -d "$ADMIN" --database only_funcs
+is "$RC" 2 "an existing database without relations, without --clean: exit 2"
+like "$ERR" "database \"only_funcs\" exists: a restore replaces it whole" "saying so"
+is "$(shop only_funcs -c "SELECT f()")" 1 "and its function is still there"
+
+# --terminate ends sessions without calling them an error.
+shop only_funcs -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+sleeper=$!
+for i in $(seq 100); do
+	[ "$(admin -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'only_funcs' AND query LIKE '%pg_sleep%'")" = 1 ] && break
+	sleep 0.1
+done
+run pb restore "$new" -d "$ADMIN" --database only_funcs --clean --terminate
+wait "$sleeper" 2>/dev/null
+is "$RC" 0 "--clean --terminate over a database in use"
+unlike "$ERR" "error:" "and no error line on the way"
+
+# Encoding, locale and tablespace are the replaced database's.
+admin -c "CREATE DATABASE latin TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
+run pb restore "$new" -d "$ADMIN" --database latin --clean
+is "$RC" 0 "restore over a LATIN1 database"
+is "$(admin -c "SELECT pg_encoding_to_char(encoding) || ' ' || datcollate FROM pg_database WHERE datname = 'latin'")" "LATIN1 C" \
+	"which keeps its encoding and collation"
+
+# Killed after the scratch restore, before the swap: the target is untouched,
+# the next run completes.  A pg_restore that kills pgp-backup once it is done.
+kfake=$BDIR/killbin
+mkdir -p "$kfake"
+printf '#!/bin/sh\n"%s/pg_restore" "$@" || exit $?\nkill -9 $PPID\n' "$PG_BINDIR" >"$kfake/pg_restore"
+chmod +x "$kfake/pg_restore"
+printf 'backup = { pg_bindir = "%s"; };\n' "$kfake" >"$BDIR/kill.conf"
+shop latin -c "CREATE TABLE marker2 (x int); INSERT INTO marker2 VALUES (7)"
+run pgp-backup -c "$BDIR/kill.conf" --repo "$repo" --state-dir "$state" restore "$new" -d "$ADMIN" --database latin --clean
+is "$RC" 137 "pgp-backup killed right after pg_restore"
+is "$(shop latin -c "SELECT x FROM marker2")" 7 "the target is untouched"
+run pb restore "$new" -d "$ADMIN" --database latin --clean
+is "$RC" 0 "the next run completes"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgp\_%'")" 0 "and leaves no scratch behind"
+
+# Killed between the two renames: the target is missing, the old one set aside.
+oldname=$(python3 -c 'import hashlib,sys; print("pgp_old_%s_%s" % (sys.argv[1].lower(), hashlib.sha256(b"latin").hexdigest()[:8]))' "$new")
+admin -c "ALTER DATABASE latin RENAME TO $oldname"
+run pb restore "$new" -d "$ADMIN" --database latin
+is "$RC" 2 "a restore after one killed between its renames: exit 2"
+like "$ERR" "database \"latin\" is missing and \"$oldname\" exists: an earlier restore was interrupted" "naming both"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname = '$oldname'")" 1 "and the old database is kept"
+admin -c "ALTER DATABASE $oldname RENAME TO latin"
+
+# --in-place into a new database that fails: it does not stay behind.
+run pgp-backup -c /dev/null --repo "$rows" --state-dir "$state" restore "$new" -d "$ADMIN" --database fresh_inplace --in-place
+is "$RC" 1 "--in-place into a new database, row counts differ: exit 1"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname = 'fresh_inplace'")" 0 "the database it made is dropped"
+
+# A table whose name holds a newline, and a comment that names the database.
+psql -X -q service=shop-migrator -c 'CREATE TABLE "two
+lines" (x int)' -c 'INSERT INTO "two
+lines" VALUES (1), (2)'
+admin -c "COMMENT ON DATABASE shop IS 'copy of DATABASE shop ; keep'"
+run pb backup -d service=shop-backup
+is "$RC" 0 "a backup of a table whose name holds a newline"
+run pb list --database shop
+is "$RC" 0 "its manifest reads back"
+run pb restore latest -d "$ADMIN" --database shop_nl
+is "$RC" 0 "and it restores"
+is "$(shop shop_nl -c 'SELECT count(*) FROM "two
+lines"')" 2 "with that table's rows"
+is "$(admin -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'shop_nl'")" \
+	"copy of DATABASE shop ; keep" "a literal in the database-level SQL is never rewritten"
 
 printf 'backup = { pg_bindir = "%s/nobin"; };\n' "$BDIR" >"$BDIR/nobin.conf"
 run pgp-backup -c "$BDIR/nobin.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
