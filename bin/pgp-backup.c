@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "childconn.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "opt.h"
@@ -289,6 +290,15 @@ run(struct opts *o, const struct pgp_conf *conf)
 	return rc;
 }
 
+/* Stopped (a systemd timeout, kill from cron, ^C): no service file with a password stays behind. */
+static void
+on_stop(int sig)
+{
+	pgp_childconn_remove_all();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -302,6 +312,9 @@ main(int argc, char **argv)
 		return rc;
 	/* A reader that died (pg_restore) must be an error, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
+	signal(SIGHUP, on_stop);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		pgp_error("cannot initialise libcurl");
 		return PGP_EXIT_FAILED;

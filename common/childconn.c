@@ -167,6 +167,36 @@ write_file(struct pgp_childconn *cc, const struct text *t)
 	return rc;
 }
 
+/* The files that exist now, for pgp_childconn_remove_all() in a signal handler. */
+#define MAX_LIVE 8
+static struct pgp_childconn *volatile live[MAX_LIVE];
+
+static void
+track(struct pgp_childconn *cc, int on)
+{
+	for (int i = 0; i < MAX_LIVE; i++)
+		if (on ? !live[i] : live[i] == cc) {
+			live[i] = on ? cc : NULL;
+			return;
+		}
+}
+
+void
+pgp_childconn_remove_all(void)
+{
+	/* unlink and rmdir only: safe in a signal handler. */
+	for (int i = 0; i < MAX_LIVE; i++) {
+		struct pgp_childconn *cc = live[i];
+
+		if (!cc)
+			continue;
+		if (cc->path[0])
+			unlink(cc->path);
+		if (cc->dir[0])
+			rmdir(cc->dir);
+	}
+}
+
 int
 pgp_childconn_write(PGconn *conn, const char *dbname, struct pgp_childconn *cc)
 {
@@ -179,7 +209,10 @@ pgp_childconn_write(PGconn *conn, const char *dbname, struct pgp_childconn *cc)
 		goto cleanup;
 	}
 	/* Check every value before anything reaches the disk. */
-	if (service_text(conn, dbname, &t) < 0 || make_dir(cc) < 0 || write_file(cc, &t) < 0)
+	if (service_text(conn, dbname, &t) < 0 || make_dir(cc) < 0)
+		goto cleanup;
+	track(cc, 1);
+	if (write_file(cc, &t) < 0)
 		goto cleanup;
 	snprintf(cc->env, sizeof(cc->env), "PGSERVICEFILE=%s", cc->path);
 	snprintf(cc->conninfo, sizeof(cc->conninfo), "service=%s", SERVICE_NAME);
@@ -200,6 +233,7 @@ pgp_childconn_remove(struct pgp_childconn *cc)
 {
 	if (!cc)
 		return;
+	track(cc, 0);
 	if (cc->path[0] && unlink(cc->path) != 0 && errno != ENOENT)
 		pgp_warning("cannot remove %s: %s", cc->path, strerror(errno));
 	if (cc->dir[0] && rmdir(cc->dir) != 0 && errno != ENOENT)

@@ -34,4 +34,11 @@ int pgp_childconn_write(PGconn *conn, const char *dbname, struct pgp_childconn *
  */
 void pgp_childconn_remove(struct pgp_childconn *cc);
 
+/*
+ * Remove every service file written and not yet removed: for a handler of
+ * SIGTERM/SIGINT/SIGHUP (it calls only unlink and rmdir), so that a
+ * password never outlives a run that was stopped.
+ */
+void pgp_childconn_remove_all(void);
+
 #endif

@@ -56,9 +56,13 @@ struct child_report {
 	int err;
 };
 
-/* The variables a child inherits from us; LC_* too. */
+/*
+ * The variables a child inherits from us; LC_* too.  Kerberos's point to
+ * a credentials cache and a configuration (a GSSAPI login of pg_dump
+ * needs them), never hold a secret themselves.
+ */
 static const char *const env_allowlist[] = {
-	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", NULL
+	"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "KRB5CCNAME", "KRB5_CONFIG", NULL
 };
 
 int

@@ -37,6 +37,8 @@ is "$RC" 0 "a multi-host connection"
 is "$OUT" "host=$PGHOST
 port=$PGPORT" "gives the child only the host it is connected to"
 
-run "$tool" "host=$PGHOST port=$PGPORT dbname=postgres" postgres /bin/sh -c 'exit 0'
-is "$(ls -d "${TMPDIR:-/tmp}"/pgp-conn.* 2>/dev/null | wc -l)" 0 "no service file left behind"
+own_tmp=$(mktemp -d /tmp/pgpcc.XXXXXX)
+at_exit "rm -rf '$own_tmp'"
+run env TMPDIR="$own_tmp" "$tool" "host=$PGHOST port=$PGPORT dbname=postgres" postgres /bin/sh -c 'exit 0'
+is "$(ls -A "$own_tmp" | wc -l)" 0 "no service file left behind (in a TMPDIR of its own: other runs cannot disturb it)"
 done_testing

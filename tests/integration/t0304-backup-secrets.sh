@@ -57,4 +57,28 @@ if [ -n "$log" ]; then
 else
 	_result 0 "the server log of the fixture is in $BDIR/log"
 fi
+# Stopped by SIGTERM (a systemd timeout, a kill from cron) while pg_dump
+# runs: the service file holding the password does not stay behind.
+mkdir -p "$BDIR/tmp2" "$BDIR/slowbin"
+mkfifo "$BDIR/hold"
+cat >"$BDIR/slowbin/pg_dump" <<SH
+#!/bin/sh
+touch "$BDIR/dump-started"
+read x <"$BDIR/hold"
+exec "$PG_BINDIR/pg_dump" "\$@"
+SH
+chmod +x "$BDIR/slowbin/pg_dump"
+ln -s "$PG_BINDIR/pg_dumpall" "$BDIR/slowbin/pg_dumpall"
+printf 'backup = { pg_bindir = "%s"; };\n' "$BDIR/slowbin" >"$BDIR/slow.conf"
+env TMPDIR="$BDIR/tmp2" pgp-backup -c "$BDIR/slow.conf" --repo "$repo" --state-dir "$state" backup \
+	-d "service=shop-backup password=$pw" >/dev/null 2>&1 &
+bpid=$!
+for i in $(seq 200); do [ -e "$BDIR/dump-started" ] && break; sleep 0.05; done
+ok "pg_dump started" -- test -e "$BDIR/dump-started"
+is "$(find "$BDIR/tmp2" -name pg_service.conf | wc -l)" 1 "the service file exists while pg_dump runs"
+kill -TERM "$bpid"
+wait "$bpid"
+is "$?" 143 "pgp-backup stopped by SIGTERM"
+echo go >"$BDIR/hold" 2>/dev/null &
+is "$(find "$BDIR/tmp2" -mindepth 1 | wc -l)" 0 "and its service file and directory are gone"
 done_testing
