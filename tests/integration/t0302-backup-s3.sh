@@ -109,7 +109,7 @@ printf 'backup = { s3_part_size_mb = 5; s3_timeout = 3; };\n' >"$BDIR/hole.conf"
 hole() { pgp-backup -c "$BDIR/hole.conf" --repo "s3://$S3_BUCKET/pgp" --s3-endpoint "http://127.0.0.1:$hole_port" --state-dir "$state" "$@"; }
 run hole list --database shop
 is "$RC" 3 "list against a black hole: exit 3 once the deadline passes"
-like "$ERR" "no answer to GET .* within the run's deadline of 3 s \\(backup.s3_timeout\\)" "saying which deadline"
+like "$ERR" "the run's deadline of 3 s \\(backup.s3_timeout\\) passed during GET" "saying which deadline"
 run hole backup -d service=shop-backup
 is "$RC" 3 "backup against a black hole: exit 3"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "state: recorded as failed"

@@ -319,6 +319,20 @@ lines"')" 2 "with that table's rows"
 is "$(admin -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'shop_nl'")" \
 	"copy of DATABASE shop ; keep" "a literal in the database-level SQL is never rewritten"
 
+# Objects taken away while the backup runs (a prune of another host): no manifest.
+vfake=$BDIR/vanishbin
+mkdir -p "$vfake"
+ln -sf "$PG_BINDIR/pg_dump" "$vfake/pg_dump"
+printf '#!/bin/sh\nfor d in "%s"/shop/*/; do [ -e "$d/manifest.json" ] || rm -f "$d/dump.pgdump.gz"; done\nexec "%s/pg_dumpall" "$@"\n' \
+	"$repo" "$PG_BINDIR" >"$vfake/pg_dumpall"
+chmod +x "$vfake/pg_dumpall"
+printf 'backup = { pg_bindir = "%s"; };\n' "$vfake" >"$BDIR/vanish.conf"
+before=$(ls "$repo/shop" | wc -l)
+run pgp-backup -c "$BDIR/vanish.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
+is "$RC" 5 "the dump deleted under a running backup: exit 5"
+like "$ERR" "its objects vanished while it ran" "saying so"
+is "$(ls "$repo/shop" | wc -l)" "$before" "and no backup (no manifest) appears"
+
 printf 'backup = { pg_bindir = "%s/nobin"; };\n' "$BDIR" >"$BDIR/nobin.conf"
 run pgp-backup -c "$BDIR/nobin.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup
 is "$RC" 5 "pg_dump not where the config says: exit 5"
