@@ -413,6 +413,8 @@ int notify_classify(long http_status, int transport_ok);
 void notify_conf_free(struct notify_conf *nc);
 
 /* ---- evaluate.c ---------------------------------------------------------- */
+/* A check's value for people, by its kind ("12m5s", "1.5MB", "93.2%", "17"). */
+void format_value(const struct check_def *def, double v, char *buf, size_t size);
 
 /* Turn the collected values into states (backup read here too). */
 void evaluate_target(const struct alert_run *run, struct alert_target *t);

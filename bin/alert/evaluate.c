@@ -82,7 +82,7 @@ static const char *const nothing[CK_COUNT] = {
 	[CK_PGB_SATURATION] = "no pools",
 };
 
-static void
+void
 format_value(const struct check_def *def, double v, char *buf, size_t size)
 {
 	switch (def->kind) {

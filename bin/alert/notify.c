@@ -188,24 +188,6 @@ notify_scrub(char *text, const char *secret)
 
 /* ---- events ----------------------------------------------------------------- */
 
-static void
-format_value(const struct check_def *def, double v, char *buf, size_t size)
-{
-	switch (def->kind) {
-	case VK_SECONDS:
-		format_duration(v, buf, size);
-		break;
-	case VK_BYTES:
-		format_bytes_h(v, buf, size);
-		break;
-	case VK_PERCENT:
-		snprintf(buf, size, "%.1f%%", v);
-		break;
-	default:
-		snprintf(buf, size, "%.0f", v);
-	}
-}
-
 /* The value of the item that decided the check's state ("" if none). */
 static void
 result_value(const struct check_result *r, char *buf, size_t size)
