@@ -48,7 +48,9 @@ endif
 PATH_DEFS  := -DPGP_SYSCONFDIR='"$(SYSCONFDIR)"' -DPGP_LOCALSTATEDIR='"$(LOCALSTATEDIR)"'
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icommon $(PATH_DEFS) $(WARN) $(CFLAGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
-LIBS := $(PKG_LIBS) -lm -lpthread
+# libpg_query (PostgreSQL's parser, for pgp-migrate-check) has no pkg-config
+# file; the linker's --as-needed (Debian's default) keeps it out of the others.
+LIBS := $(PKG_LIBS) -lpg_query -lm -lpthread
 
 PROGRAMS   := pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 COMMON_SRC := $(wildcard common/*.c)
@@ -59,9 +61,10 @@ TOOL_SRC   := $(wildcard tests/tools/*.c)
 TOOL_BIN   := $(TOOL_SRC:%.c=$(O)/%)
 
 # A program is bin/NAME.c; once it outgrows one file its modules live in
-# bin/<NAME without "pgp-">/ (bin/pgp-create.c + bin/create/*.c), since the
-# binary itself is bin/NAME.
-prog_src = $(wildcard bin/$(1).c bin/$(subst pgp-,,$(1))/*.c)
+# bin/<first word of NAME without "pgp-">/ (bin/pgp-create.c + bin/create/*.c,
+# bin/pgp-migrate-check.c + bin/migrate/*.c), since the binary itself is bin/NAME.
+prog_dir = $(firstword $(subst -, ,$(subst pgp-,,$(1))))
+prog_src = $(wildcard bin/$(1).c bin/$(call prog_dir,$(1))/*.c)
 prog_obj = $(patsubst %.c,$(O)/%.o,$(call prog_src,$(1)))
 
 .SECONDARY:
@@ -98,6 +101,9 @@ $(O)/tests/%: $(O)/tests/%.o $(LIBPGP)
 $(O)/tests/unit/test_tune: $(O)/bin/tune/formulas.o
 $(O)/tests/unit/test_alert: $(O)/bin/alert/threshold.o $(O)/bin/alert/catalog.o $(O)/bin/alert/queries.o
 $(O)/tests/unit/test_alert_eval: $(patsubst %.c,$(O)/%.o,$(wildcard bin/alert/*.c))
+$(O)/tests/unit/test_migrate_sqlparse: $(addprefix $(O)/bin/migrate/,sqlparse.o report.o)
+$(O)/tests/unit/test_migrate_rules: $(addprefix $(O)/bin/migrate/,sqlparse.o rules.o rules_ddl.o rules_learn.o rules_types.o rules_locks.o rules_pooler.o rules_table.o report.o)
+$(O)/tests/unit/test_migrate_layout: $(addprefix $(O)/bin/migrate/,layout.o layout_sql.o layout_plan.o checksum.o sqlparse.o report.o)
 $(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)

@@ -3,7 +3,7 @@
 # pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check
 . "$(dirname "$0")/lib.sh"
 
-implemented="pgp-create pgp-tune pgp-backup pgp-alert"
+implemented="pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check"
 for prog in pgp-create pgp-tune pgp-backup pgp-alert pgp-migrate-check; do
 	# pgp-alert speaks Nagios: a usage error is UNKNOWN (3), not CRITICAL (2).
 	usage=2

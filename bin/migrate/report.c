@@ -1,0 +1,323 @@
+/*
+ * The report: findings in the order the steps found them, grouped by
+ * migration when printed, and the verdict they add up to.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "exitcodes.h"
+#include "json.h"
+#include "log.h"
+#include "report.h"
+
+static char *
+dup_or_null(const char *s)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	if (!(d = strdup(s))) {
+		pgp_error("out of memory");
+		exit(PGP_EXIT_FAILED);
+	}
+	return d;
+}
+
+void
+mc_find(struct mc_report *r, enum mc_severity sev, const char *kind, const struct mc_where *w,
+	const char *advice, const char *fmt, ...)
+{
+	static const struct mc_where nowhere = {.migration = -1};
+	struct mc_finding *f;
+	va_list ap;
+	char *msg = NULL;
+
+	if (!w)
+		w = &nowhere;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg || pgp_array_reserve(&r->f, r->n + 1, &r->cap, sizeof(*r->f)) != 0) {
+		pgp_error("out of memory");
+		exit(PGP_EXIT_FAILED);
+	}
+	f = &r->f[r->n++];
+	memset(f, 0, sizeof(*f));
+	f->severity = sev;
+	f->kind = dup_or_null(kind ? kind : "error");
+	f->rule = dup_or_null(w->rule);
+	f->file = dup_or_null(w->file);
+	f->line = w->line;
+	f->object = dup_or_null(w->object);
+	f->sqlstate = dup_or_null(w->sqlstate && *w->sqlstate ? w->sqlstate : NULL);
+	f->migration = w->migration;
+	f->message = msg;
+	f->advice = dup_or_null(advice);
+}
+
+enum mc_verdict
+mc_report_verdict(const struct mc_report *r)
+{
+	enum mc_verdict v = MC_PASS;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->f[i].severity == MC_SEV_FAIL)
+			return MC_FAIL;
+		if (r->f[i].severity == MC_SEV_WARN)
+			v = MC_WARN;
+	}
+	return v;
+}
+
+const char *
+mc_verdict_name(enum mc_verdict v)
+{
+	return v == MC_FAIL ? "FAIL" : v == MC_WARN ? "WARN" : "PASS";
+}
+
+const char *
+mc_severity_name(enum mc_severity s)
+{
+	return s == MC_SEV_FAIL ? "error" : s == MC_SEV_WARN ? "warning" : "info";
+}
+
+static const char *
+state_name(enum mc_state s)
+{
+	switch (s) {
+	case MC_STATE_PENDING:
+		return "pending";
+	case MC_STATE_APPLIED:
+		return "applied";
+	case MC_STATE_FAILED:
+		return "failed";
+	default:
+		return "unknown";
+	}
+}
+
+static void
+count(const struct mc_report *r, int migration, size_t n[3])
+{
+	n[0] = n[1] = n[2] = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (migration == -2 || r->f[i].migration == migration)
+			n[r->f[i].severity]++;
+}
+
+static enum mc_verdict
+migration_verdict(const struct mc_report *r, int migration)
+{
+	size_t n[3];
+
+	count(r, migration, n);
+	return n[MC_SEV_FAIL] ? MC_FAIL : n[MC_SEV_WARN] ? MC_WARN : MC_PASS;
+}
+
+static void
+print_finding(FILE *out, const struct mc_finding *f)
+{
+	fprintf(out, "  %-7s ", mc_severity_name(f->severity));
+	if (f->file)
+		fprintf(out, "%s%s%.0d ", f->file, f->line ? ":" : "", f->line);
+	fprintf(out, "%s", f->kind);
+	if (f->rule)
+		fprintf(out, " [%s]", f->rule);
+	if (f->object)
+		fprintf(out, " %s", f->object);
+	if (f->sqlstate)
+		fprintf(out, " (SQLSTATE %s)", f->sqlstate);
+	fprintf(out, "\n          %s\n", f->message);
+	if (f->advice)
+		fprintf(out, "          advice: %s\n", f->advice);
+}
+
+static int
+print_text(FILE *out, const struct mc_report *r, const struct mc_set *set)
+{
+	enum mc_verdict v = mc_report_verdict(r);
+	size_t n[3], pending = 0;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		pending += set->m[i].state == MC_STATE_PENDING;
+	count(r, -2, n);
+	fprintf(out, "pgp-migrate-check: %s - %s, %zu migration%s", mc_verdict_name(v),
+		r->tool ? r->tool : "?", set ? set->n : 0, set && set->n == 1 ? "" : "s");
+	if (r->server_version)
+		fprintf(out, " (%zu pending), PostgreSQL %d.%d", pending, r->server_version / 10000,
+			r->server_version % 10000);
+	fprintf(out, "\n");
+	if (r->copy_note)
+		fprintf(out, "copy: %s\n", r->copy_note);
+	for (size_t i = 0; set && i < set->n; i++) {
+		const struct mc_migration *m = &set->m[i];
+		int has = 0;
+
+		for (size_t k = 0; k < r->n && !has; k++)
+			has = r->f[k].migration == (int)i;
+		if (!has && m->state == MC_STATE_APPLIED)
+			continue;	/* nothing to say of what already ran */
+		fprintf(out, "\n%s  %s  %s\n", m->up.path ? m->up.path : m->version, state_name(m->state),
+			mc_verdict_name(migration_verdict(r, (int)i)));
+		for (size_t k = 0; k < r->n; k++)
+			if (r->f[k].migration == (int)i)
+				print_finding(out, &r->f[k]);
+	}
+	for (size_t k = 0, first = 1; k < r->n; k++)
+		if (r->f[k].migration < 0 || !set || r->f[k].migration >= (int)set->n) {
+			if (first)
+				fprintf(out, "\nthe run:\n");
+			first = 0;
+			print_finding(out, &r->f[k]);
+		}
+	fprintf(out, "\n%s: %zu error%s, %zu warning%s, %zu note%s\n", mc_verdict_name(v), n[MC_SEV_FAIL],
+		n[MC_SEV_FAIL] == 1 ? "" : "s", n[MC_SEV_WARN], n[MC_SEV_WARN] == 1 ? "" : "s", n[MC_SEV_INFO],
+		n[MC_SEV_INFO] == 1 ? "" : "s");
+	return 0;
+}
+
+static void
+add_str(json_object *o, const char *key, const char *value)
+{
+	json_object_object_add(o, key, value ? pgp_json_cstring(value) : NULL);
+}
+
+static int
+print_json(FILE *out, const struct mc_report *r, const struct mc_set *set)
+{
+	json_object *root = json_object_new_object(), *ms = json_object_new_array(),
+		    *fs = json_object_new_array();
+	int rc;
+
+	add_str(root, "verdict", mc_verdict_name(mc_report_verdict(r)));
+	add_str(root, "tool", r->tool);
+	json_object_object_add(root, "server_version",
+			       r->server_version ? json_object_new_int(r->server_version) : NULL);
+	add_str(root, "copy", r->copy_note);
+	for (size_t i = 0; set && i < set->n; i++) {
+		json_object *m = json_object_new_object();
+
+		add_str(m, "file", set->m[i].up.path);
+		add_str(m, "version", set->m[i].version);
+		add_str(m, "name", set->m[i].name);
+		add_str(m, "status", state_name(set->m[i].state));
+		add_str(m, "verdict", mc_verdict_name(migration_verdict(r, (int)i)));
+		json_object_array_add(ms, m);
+	}
+	json_object_object_add(root, "migrations", ms);
+	for (size_t k = 0; k < r->n; k++) {
+		const struct mc_finding *f = &r->f[k];
+		json_object *o = json_object_new_object();
+
+		add_str(o, "severity", mc_severity_name(f->severity));
+		add_str(o, "kind", f->kind);
+		add_str(o, "rule", f->rule);
+		add_str(o, "file", f->file);
+		json_object_object_add(o, "line", f->line ? json_object_new_int(f->line) : NULL);
+		add_str(o, "object", f->object);
+		add_str(o, "sqlstate", f->sqlstate);
+		add_str(o, "message", f->message);
+		add_str(o, "advice", f->advice);
+		json_object_array_add(fs, o);
+	}
+	json_object_object_add(root, "findings", fs);
+	rc = pgp_json_print(out, root, 1);
+	json_object_put(root);
+	return rc;
+}
+
+/* GitHub's workflow-command escaping: data escapes % CR LF, properties also : and ,. */
+static void
+gh_escape(FILE *out, const char *s, int property)
+{
+	for (; s && *s; s++) {
+		if (*s == '%')
+			fputs("%25", out);
+		else if (*s == '\r')
+			fputs("%0D", out);
+		else if (*s == '\n')
+			fputs("%0A", out);
+		else if (property && *s == ':')
+			fputs("%3A", out);
+		else if (property && *s == ',')
+			fputs("%2C", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static int
+print_github(FILE *out, const struct mc_report *r, const struct mc_set *set)
+{
+	static const char *const level[] = {"notice", "warning", "error"};
+	const char *dir = set && set->dir && strcmp(set->dir, ".") != 0 ? set->dir : NULL;
+
+	for (size_t k = 0; k < r->n; k++) {
+		const struct mc_finding *f = &r->f[k];
+		char title[160];
+
+		fprintf(out, "::%s ", level[f->severity]);
+		if (f->file) {
+			fputs("file=", out);
+			if (dir) {
+				gh_escape(out, dir, 1);
+				fputs(dir[strlen(dir) - 1] == '/' ? "" : "/", out);
+			}
+			gh_escape(out, f->file, 1);
+			if (f->line)
+				fprintf(out, ",line=%d", f->line);
+			fputc(',', out);
+		}
+		snprintf(title, sizeof(title), "pgp-migrate-check %s%s%s", f->kind, f->rule ? " " : "",
+			 f->rule ? f->rule : "");
+		fputs("title=", out);
+		gh_escape(out, title, 1);
+		fputs("::", out);
+		gh_escape(out, f->message, 0);
+		if (f->advice) {
+			fputs("%0AAdvice: ", out);
+			gh_escape(out, f->advice, 0);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "pgp-migrate-check: %s\n", mc_verdict_name(mc_report_verdict(r)));
+	return 0;
+}
+
+int
+mc_report_print(FILE *out, const char *format, const struct mc_report *r, const struct mc_set *set)
+{
+	int rc;
+
+	if (strcmp(format, "json") == 0)
+		rc = print_json(out, r, set);
+	else if (strcmp(format, "github") == 0)
+		rc = print_github(out, r, set);
+	else
+		rc = print_text(out, r, set);
+	if (fflush(out) != 0 || ferror(out) || rc != 0)
+		return -1;
+	return 0;
+}
+
+void
+mc_report_free(struct mc_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->f[i].kind);
+		free(r->f[i].rule);
+		free(r->f[i].file);
+		free(r->f[i].object);
+		free(r->f[i].sqlstate);
+		free(r->f[i].message);
+		free(r->f[i].advice);
+	}
+	free(r->f);
+	free(r->copy_note);
+	memset(r, 0, sizeof(*r));
+}

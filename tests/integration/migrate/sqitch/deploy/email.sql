@@ -1,0 +1,3 @@
+BEGIN;
+CREATE UNIQUE INDEX users_email_key ON users (email);
+COMMIT;

@@ -1,0 +1,3 @@
+BEGIN;
+DROP INDEX users_email_key;
+COMMIT;

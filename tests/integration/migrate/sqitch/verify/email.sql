@@ -1,0 +1,1 @@
+SELECT 1/count(*) FROM pg_indexes WHERE indexname = 'users_email_key';
