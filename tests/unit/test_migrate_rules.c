@@ -784,6 +784,15 @@ test_parse_and_style(void)
 	is_int(count("ban-drop-table"), 1, "a down dropping what its own up created is fine, another's table is not");
 	ok(find("ban-drop-table") && find("ban-drop-table")->line == 2 &&
 	   strcmp(find("ban-drop-table")->file, "V2__m.down.sql") == 0, "naming V2's down, line 2");
+	unload();
+	add("ALTER TABLE orders ADD COLUMN note text", MC_TXN_NONE, MC_STATE_PENDING);
+	load_script(&mig[0].down, "V1__m.down.sql", "ALTER TABLE orders DROP COLUMN note", MC_TXN_NONE);
+	add("ALTER TABLE orders ADD COLUMN tag text", MC_TXN_NONE, MC_STATE_PENDING);
+	load_script(&mig[1].down, "V2__m.down.sql", "ALTER TABLE orders DROP COLUMN tag;\nALTER TABLE orders DROP COLUMN total;",
+		    MC_TXN_NONE);
+	run();
+	is_int(count("ban-drop-column"), 1, "a down dropping the column its up added is fine, an older column is not");
+	ok(find("ban-drop-column") && find("ban-drop-column")->line == 2, "naming the older column's line");
 	is_int(unknown_rules, 0, "every rule that fired is in mc_rule_table");
 }
 
