@@ -360,6 +360,7 @@ run(const struct opts *o, const struct pgp_conf *conf)
 		goto done;
 	mc_layout_after_parse(&r.set, &r.report);
 	r.report.tool = mc_tool_name(r.set.tool);
+	r.report.verbose = o->common.verbosity > 0;
 	if (!o->static_only)
 		rc = server_steps(o, conf, &r);
 	if (rc == PGP_EXIT_USAGE || rc == PGP_EXIT_UNREACHABLE)

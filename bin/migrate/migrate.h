@@ -200,6 +200,9 @@ struct mc_report {
 	const char *tool;
 	int server_version;	/* server_version_num, 0: none read */
 	char *copy_note;	/* how the scratch copy was made, or NULL */
+	int verbose;		/* text: the trace of every statement, not
+				 * only of those that locked, rewrote, scanned,
+				 * failed or took a second */
 };
 
 /* Adds a finding; advice may be NULL.  Out of memory exits (5). */

@@ -138,6 +138,45 @@ print_finding(FILE *out, const struct mc_finding *f)
 }
 
 static int
+notable(const struct mc_evidence *ev)
+{
+	return ev->nlocks || ev->nrewrote || ev->nscanned || ev->sqlstate[0] || ev->ms >= 1000;
+}
+
+static void
+print_names(FILE *out, const char *what, char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%s", i ? ", " : what, v[i]);
+}
+
+/*
+ * What the copy showed of each statement, a line each: its duration, the
+ * locks it took on relations that existed before it, what it rewrote and
+ * scanned, its SQLSTATE.
+ */
+static void
+print_trace(FILE *out, const struct mc_script *sc, int verbose)
+{
+	for (size_t i = 0; sc->path && i < sc->nstmts; i++) {
+		const struct mc_evidence *ev = &sc->stmts[i].ev;
+
+		if (!ev->traced || (!verbose && !notable(ev)))
+			continue;
+		fprintf(out, "  trace   %s:%d %.1f ms", sc->path, sc->stmts[i].line, ev->ms);
+		if (!ev->locks_known)
+			fprintf(out, "; locks not seen (outside a transaction block)");
+		for (size_t k = 0; k < ev->nlocks; k++)
+			fprintf(out, "%s%s %s", k ? ", " : "; ", ev->locks[k].mode, ev->locks[k].relation);
+		print_names(out, "; rewrote ", ev->rewrote, ev->nrewrote);
+		print_names(out, "; scanned ", ev->scanned, ev->nscanned);
+		if (ev->sqlstate[0])
+			fprintf(out, "; failed, SQLSTATE %s", ev->sqlstate);
+		fputc('\n', out);
+	}
+}
+
+static int
 print_text(FILE *out, const struct mc_report *r, const struct mc_set *set)
 {
 	enum mc_verdict v = mc_report_verdict(r);
@@ -164,6 +203,8 @@ print_text(FILE *out, const struct mc_report *r, const struct mc_set *set)
 			continue;	/* nothing to say of what already ran */
 		fprintf(out, "\n%s  %s  %s\n", m->up.path ? m->up.path : m->version, state_name(m->state),
 			mc_verdict_name(migration_verdict(r, (int)i)));
+		print_trace(out, &m->up, r->verbose);
+		print_trace(out, &m->down, r->verbose);
 		for (size_t k = 0; k < r->n; k++)
 			if (r->f[k].migration == (int)i)
 				print_finding(out, &r->f[k]);
@@ -187,6 +228,48 @@ add_str(json_object *o, const char *key, const char *value)
 	json_object_object_add(o, key, value ? pgp_json_cstring(value) : NULL);
 }
 
+static json_object *
+json_names(char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, pgp_json_cstring(v[i]));
+	return a;
+}
+
+/* Every traced statement of a script: the evidence the rules judged by. */
+static void
+json_trace(json_object *a, const struct mc_script *sc)
+{
+	for (size_t i = 0; sc->path && i < sc->nstmts; i++) {
+		const struct mc_evidence *ev = &sc->stmts[i].ev;
+		json_object *o, *locks;
+
+		if (!ev->traced)
+			continue;
+		o = json_object_new_object();
+		locks = json_object_new_array();
+		add_str(o, "file", sc->path);
+		json_object_object_add(o, "line", json_object_new_int(sc->stmts[i].line));
+		json_object_object_add(o, "ms", json_object_new_double(ev->ms));
+		json_object_object_add(o, "locks_known", json_object_new_boolean(ev->locks_known));
+		for (size_t k = 0; k < ev->nlocks; k++) {
+			json_object *l = json_object_new_object();
+
+			add_str(l, "relation", ev->locks[k].relation);
+			add_str(l, "mode", ev->locks[k].mode);
+			json_object_array_add(locks, l);
+		}
+		json_object_object_add(o, "locks", locks);
+		json_object_object_add(o, "rewrote", json_names(ev->rewrote, ev->nrewrote));
+		json_object_object_add(o, "scanned", json_names(ev->scanned, ev->nscanned));
+		json_object_object_add(o, "created", json_names(ev->created, ev->ncreated));
+		add_str(o, "sqlstate", ev->sqlstate[0] ? ev->sqlstate : NULL);
+		json_object_array_add(a, o);
+	}
+}
+
 static int
 print_json(FILE *out, const struct mc_report *r, const struct mc_set *set)
 {
@@ -200,13 +283,17 @@ print_json(FILE *out, const struct mc_report *r, const struct mc_set *set)
 			       r->server_version ? json_object_new_int(r->server_version) : NULL);
 	add_str(root, "copy", r->copy_note);
 	for (size_t i = 0; set && i < set->n; i++) {
-		json_object *m = json_object_new_object();
+		json_object *m = json_object_new_object(), *trace;
 
 		add_str(m, "file", set->m[i].up.path);
 		add_str(m, "version", set->m[i].version);
 		add_str(m, "name", set->m[i].name);
 		add_str(m, "status", state_name(set->m[i].state));
 		add_str(m, "verdict", mc_verdict_name(migration_verdict(r, (int)i)));
+		trace = json_object_new_array();
+		json_trace(trace, &set->m[i].up);
+		json_trace(trace, &set->m[i].down);
+		json_object_object_add(m, "trace", trace);
 		json_object_array_add(ms, m);
 	}
 	json_object_object_add(root, "migrations", ms);

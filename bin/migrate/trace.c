@@ -115,14 +115,19 @@ snap_free(struct relsnap *s)
 	s->n = 0;
 }
 
-/* Tables, materialized views and indexes with storage; -1 when it failed. */
+/*
+ * The user relations and their relfilenodes; -1 when it failed.  Also
+ * those without storage of their own (views, partitioned parents) and
+ * sequences: what a statement creates (an identity's sequence) must be
+ * known as new, or its lock would look like one on a relation others use.
+ */
 static int
 snap_take(PGconn *c, struct relsnap *s)
 {
 	PGresult *res = PQexec(c,
 		"SELECT c.oid, c.relfilenode, n.nspname || '.' || c.relname FROM pg_catalog.pg_class c "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE c.relkind IN ('r', 'm', 'i') AND " USER_NS);
+		"WHERE c.relkind IN ('r', 'm', 'i', 'S', 'v', 'p', 'I', 'f') AND " USER_NS);
 
 	snap_free(s);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {

@@ -117,6 +117,27 @@ is "$RC" 0 "a safe directory against a real server, no trace"
 is "$(json_get "$OUT" 'd["server_version"] // 10000')" 15 "the server's version is read"
 is "$(json_get "$OUT" '[m["status"] for m in d["migrations"]]')" '["pending"]' "plain files: all pending"
 
+# The trace in the report: a table with an identity column, its index and
+# a comment in one golang-migrate file lock nothing anyone else can see
+# (the identity's sequence is new too); an ALTER of an existing table shows
+# its lock, in the JSON and as a trace line of the text.
+mkdir -p "$dir/gm"
+psql_q -c "CREATE TABLE accounts (id bigint PRIMARY KEY)"
+printf 'CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);\nCREATE INDEX t_name ON t (name);\nCOMMENT ON TABLE t IS $$new$$;\n' \
+	>"$dir/gm/001_t.up.sql"
+printf 'DROP TABLE t;\n' >"$dir/gm/001_t.down.sql"
+printf 'SET lock_timeout = $$1s$$;\nALTER TABLE accounts ADD COLUMN note text;\n' >"$dir/gm/002_note.up.sql"
+printf 'SET lock_timeout = $$1s$$;\nALTER TABLE accounts DROP COLUMN note;\n' >"$dir/gm/002_note.down.sql"
+run mc -d "$conn" --format json "$dir/gm"
+is "$(json_get "$OUT" '[(f["file"], f["rule"]) for f in d["findings"] if f["file"] == "001_t.up.sql" and f["severity"] != "info"]')" "[]" \
+	"a new table, its identity sequence and its index: no lock finding"
+is "$(json_get "$OUT" '[l["mode"] for t in d["migrations"][1]["trace"] if t["file"] == "002_note.up.sql" and t["line"] == 2 for l in t["locks"] if l["relation"] == "public.accounts"]')" \
+	'["AccessExclusiveLock"]' "the JSON trace has the ALTER's lock on the existing table"
+is "$(json_get "$OUT" '[t["locks_known"] for t in d["migrations"][0]["trace"] if t["file"] == "001_t.up.sql"]')" '[true, true, true]' \
+	"a multi-statement golang-migrate file runs in one transaction: its locks are seen"
+run mc -d "$conn" "$dir/gm"
+like "$OUT" "trace   002_note.up.sql:2 [0-9.]+ ms; AccessExclusiveLock public.accounts" "and a trace line in the text"
+
 # ---- a transaction pooler in front: real PgBouncer, transaction mode
 bdir=$(mktemp -d /tmp/pgpmb.XXXXXX)
 bport=$(free_port)
