@@ -398,8 +398,10 @@ after_access_exclusive(struct rl *rc, const struct mc_stmt *s, const char *type)
 /* ---- statements that cannot run in a transaction block ---- */
 
 static const char *
-non_transactional(const struct rl *rc, const char *type, json_object *b)
+non_transactional(int pg_version, const char *type, json_object *b)
 {
+	const char *kind;
+
 	if (strcmp(type, "DropStmt") == 0 && mc_jbool(b, "concurrent"))
 		return "DROP INDEX CONCURRENTLY";
 	if (strcmp(type, "ReindexStmt") == 0) {
@@ -422,8 +424,20 @@ non_transactional(const struct rl *rc, const char *type, json_object *b)
 		return "ALTER SYSTEM";
 	if (strcmp(type, "CreateTableSpaceStmt") == 0)
 		return "CREATE TABLESPACE";
-	if (strcmp(type, "AlterEnumStmt") == 0 && !mc_jstr(b, "oldVal") && rc->ctx->pg_version < 120000)
+	if (strcmp(type, "AlterEnumStmt") == 0 && !mc_jstr(b, "oldVal") && pg_version < 120000)
 		return "ALTER TYPE ... ADD VALUE (before PostgreSQL 12)";
+	if (strcmp(type, "DropTableSpaceStmt") == 0)
+		return "DROP TABLESPACE";
+	if (strcmp(type, "ReindexStmt") == 0 && (kind = mc_jstr(b, "kind")) &&
+	    (strcmp(kind, "REINDEX_OBJECT_DATABASE") == 0 || strcmp(kind, "REINDEX_OBJECT_SYSTEM") == 0 ||
+	     strcmp(kind, "REINDEX_OBJECT_SCHEMA") == 0))
+		return "REINDEX SCHEMA / DATABASE / SYSTEM";
+	if (strcmp(type, "DiscardStmt") == 0 && (kind = mc_jstr(b, "target")) && strcmp(kind, "DISCARD_ALL") == 0)
+		return "DISCARD ALL";
+	if (strcmp(type, "ClusterStmt") == 0 && !mc_jget(b, "relation", NULL))
+		return "CLUSTER without a table";
+	if (strcmp(type, "CreateSubscriptionStmt") == 0 || strcmp(type, "DropSubscriptionStmt") == 0)
+		return "CREATE / DROP SUBSCRIPTION";
 	if (strcmp(type, "AlterTableStmt") == 0) {
 		json_object *cmds = mc_jget(b, "cmds", NULL);
 
@@ -451,7 +465,7 @@ in_transaction(struct rl *rc, const struct mc_stmt *s, const char *type, json_ob
 		what = "CREATE INDEX CONCURRENTLY";
 		rule = "ban-concurrent-index-creation-in-transaction";
 	} else
-		what = non_transactional(rc, type, b);
+		what = non_transactional(rc->ctx->pg_version, type, b);
 	if (!what)
 		return;
 	snprintf(how, sizeof(how), txn_how(rc), rc->begin_line);
@@ -692,4 +706,22 @@ mc_rules_run(const struct mc_set *set, const struct mc_rules_ctx *ctx, struct mc
 	for (size_t i = 0; i < set->n; i++)
 		rl_names_free(&own[i]);
 	free(own);
+}
+
+int
+mc_stmt_transaction_safe(json_object *tree)
+{
+	const char *type = mc_node_type(tree);
+	json_object *b = mc_node_body(tree);
+
+	if (!tree || non_transactional(180000, type, b))
+		return 0;
+	if (strcmp(type, "IndexStmt") == 0 && mc_jbool(b, "concurrent"))
+		return 0;
+	/* these behave otherwise inside a block: transaction control, a LOCK
+	 * or cursor that outside one is an error, procedures and DO blocks
+	 * that may COMMIT themselves */
+	return strcmp(type, "TransactionStmt") != 0 && strcmp(type, "LockStmt") != 0 &&
+	       strcmp(type, "DeclareCursorStmt") != 0 && strcmp(type, "CallStmt") != 0 &&
+	       strcmp(type, "DoStmt") != 0 && strcmp(type, "VariableSetStmt") != 0;
 }

@@ -46,6 +46,15 @@ int mc_rules_app_dir(const char *dir, const struct mc_rules_ctx *ctx, struct mc_
 size_t mc_static_locks(const struct mc_stmt *s, struct mc_lock **out);
 void mc_locks_free(struct mc_lock *locks, size_t n);
 
+/*
+ * 1 when statement tree does exactly the same inside a transaction block
+ * as on its own: the trace then runs a lone statement in BEGIN ... COMMIT
+ * to read its locks from pg_locks.  0 for what may not run in a block
+ * (CREATE INDEX CONCURRENTLY, VACUUM, ...), for transaction control,
+ * LOCK, cursors, SET, CALL and DO, and for a statement without a tree.
+ */
+int mc_stmt_transaction_safe(json_object *tree);
+
 /* A lock mode's strength: 1 (AccessShareLock) to 8 (AccessExclusiveLock), 0 unknown. */
 int mc_lock_rank(const char *mode);
 /* 1 when lock modes a and b (pg_locks spelling) conflict. */

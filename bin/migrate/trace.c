@@ -382,7 +382,7 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 	struct mc_evidence *ev = &st->ev;
 	struct mc_lock *lb = NULL, *la = NULL;
 	size_t nlb = 0, nla = 0;
-	int in_txn = PQtransactionStatus(run->c) == PQTRANS_INTRANS, ok, after_txn;
+	int in_txn = PQtransactionStatus(run->c) == PQTRANS_INTRANS, ok, after_txn, wrapped = 0;
 	PGresult *res;
 	double t0;
 
@@ -390,6 +390,14 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 		run->fatal = 1;
 		return -1;
 	}
+	/*
+	 * A statement on its own (autocommit) that does the same inside a
+	 * block runs in BEGIN ... COMMIT of ours, so that pg_locks can show
+	 * what it took before the locks go.
+	 */
+	if (run->record && !in_txn && st->tree && mc_stmt_transaction_safe(st->tree) &&
+	    control(run, "BEGIN", NULL, NULL) == 0)
+		in_txn = wrapped = 1;
 	if (run->record) {
 		snap_take(run->c, &run->before);
 		if (in_txn)
@@ -426,7 +434,9 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 		ev->ms = now_ms() - t0;
 	}
 	if (PQstatus(run->c) != CONNECTION_OK) {
-		pgp_error("the scratch server went away while running %s", sql);
+		/* sql may be a whole script: its start says which */
+		pgp_error("the scratch server went away while running %.*s%s", (int) strcspn(sql, "\n") < 80 ?
+			  (int) strcspn(sql, "\n") : 80, sql, sql[strcspn(sql, "\n")] || strlen(sql) > 80 ? " ..." : "");
 		PQclear(res);
 		locks_free(lb, nlb);
 		run->fatal = 1;
@@ -454,6 +464,11 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 		}
 		PQclear(res);
 		locks_free(lb, nlb);
+		if (wrapped) {
+			/* as on its own: nothing of it stays, and no transaction is open */
+			out->in_txn = 0;
+			control(run, "ROLLBACK", NULL, NULL);
+		}
 		if (mc_signalled())
 			run->fatal = 1;
 		return run->fatal ? -1 : 1;
@@ -471,6 +486,17 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 	}
 	locks_free(lb, nlb);
 	locks_free(la, nla);
+	if (wrapped && control(run, "COMMIT", out->sqlstate, &out->error) < 0) {
+		/* a deferred constraint fails at COMMIT, as it would have on its own */
+		out->failed = 1;
+		out->at = st;
+		out->line = line;
+		if (run->record) {
+			snprintf(ev->sqlstate, sizeof(ev->sqlstate), "%s", out->sqlstate);
+			ev->error = xstrdup(out->error ? out->error : "COMMIT failed");
+		}
+		return run->fatal ? -1 : 1;
+	}
 	return 0;
 }
 

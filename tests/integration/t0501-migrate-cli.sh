@@ -137,6 +137,19 @@ is "$(json_get "$OUT" '[t["locks_known"] for t in d["migrations"][0]["trace"] if
 	"a multi-statement golang-migrate file runs in one transaction: its locks are seen"
 run mc -d "$conn" "$dir/gm"
 like "$OUT" "trace   002_note.up.sql:2 [0-9.]+ ms; AccessExclusiveLock public.accounts" "and a trace line in the text"
+# A lone statement runs on its own, as golang-migrate sends it; where it
+# does the same in a block, the trace wraps it to read its locks.
+printf 'ALTER TABLE accounts ADD COLUMN flag boolean;\n' >"$dir/gm/003_flag.up.sql"
+printf 'ALTER TABLE accounts DROP COLUMN flag;\n' >"$dir/gm/003_flag.down.sql"
+printf 'CREATE INDEX CONCURRENTLY accounts_flag ON accounts (flag);\n' >"$dir/gm/004_flag_index.up.sql"
+printf 'DROP INDEX CONCURRENTLY accounts_flag;\n' >"$dir/gm/004_flag_index.down.sql"
+run mc -d "$conn" --format json "$dir/gm"
+is "$(json_get "$OUT" '[(t["locks_known"], [l["mode"] for l in t["locks"]]) for t in d["migrations"][2]["trace"] if t["file"] == "003_flag.up.sql"]')" \
+	'[[true, ["AccessExclusiveLock"]]]' "a lone ALTER: its lock is read inside a block of the trace's own"
+is "$(json_get "$OUT" '[t["locks_known"] for t in d["migrations"][3]["trace"] if t["file"] == "004_flag_index.up.sql"]')" \
+	'[false]' "a lone CREATE INDEX CONCURRENTLY runs outside any block: its locks are the static table's"
+is "$(json_get "$OUT" '[f["rule"] for f in d["findings"] if f["file"] == "004_flag_index.up.sql" and f["severity"] == "error"]')" \
+	'[]' "and it is no error"
 
 # ---- a transaction pooler in front: real PgBouncer, transaction mode
 bdir=$(mktemp -d /tmp/pgpmb.XXXXXX)
