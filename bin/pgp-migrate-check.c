@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "conn.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -220,8 +221,16 @@ settings(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 	    pgp_conf_string(conf, "migrate_check.scratch", "--scratch", o->copy.scratch_conninfo,
 			    &r->copy.scratch_conninfo) < 0)
 		return PGP_EXIT_USAGE;
-	if (r->copy.scratch_conninfo && pgp_conn_check_option(r->copy.scratch_conninfo) < 0)
-		return PGP_EXIT_USAGE;
+	if (r->copy.scratch_conninfo) {
+		char why[512];
+
+		/* pgp_conn_check_option() would call it -d: name the option (or key) it came from. */
+		if (pgp_conf_check_conninfo(r->copy.scratch_conninfo, why, sizeof(why)) < 0) {
+			pgp_error("invalid connection string (%s): %s",
+				  o->copy.scratch_conninfo ? "--scratch" : "migrate_check.scratch", why);
+			return PGP_EXIT_USAGE;
+		}
+	}
 	r->copy.schema_only = o->copy.schema_only;
 	r->copy.row_limit = o->copy.row_limit;
 	r->copy.from_backup = o->copy.from_backup;
@@ -270,6 +279,23 @@ detect_pooler(PGconn *target, struct run *r)
 	PQclear(res);
 }
 
+/*
+ * Our own reads of the target (its bookkeeping table, the row-limited
+ * COPY) queue behind a session holding ACCESS EXCLUSIVE like any other
+ * query: without a lock_timeout of the role's, wait at most 10 s and fail
+ * (5) naming the table, rather than hang a cron job.  A SET leaves
+ * reset_val, which the timeout rules read, as it was.
+ */
+static int
+limit_lock_waits(PGconn *target)
+{
+	PGresult *res = PQexec(target, "SELECT pg_catalog.current_setting('lock_timeout') = '0'");
+	int unset = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	return unset ? pgp_conn_exec(target, "SET lock_timeout = '10s'") : 0;
+}
+
 static size_t
 pending_scripts(const struct mc_set *set)
 {
@@ -300,7 +326,10 @@ server_steps(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 	if (!o->pg_version)
 		r->rules.pg_version = r->report.server_version;
 	detect_pooler(target, r);
-	rc = mc_applied_read(target, &r->set, &r->report);
+	/* Not through a transaction pooler: the SET would stay on a server connection others get. */
+	rc = !r->rules.pooler_transaction && limit_lock_waits(target) < 0 ? PGP_EXIT_FAILED : 0;
+	if (rc == 0)
+		rc = mc_applied_read(target, &r->set, &r->report);
 	if (rc == 0)
 		rc = mc_live_timeouts(target, &r->rules.lock_timeout_in_effect,
 				      &r->rules.statement_timeout_in_effect);
@@ -325,12 +354,18 @@ server_steps(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 	return rc;
 }
 
-static void
+/* 0, or 5 when the list could not be written (a full disk, a closed stdout). */
+static int
 list_rules(void)
 {
 	printf("%-44s %-12s %-26s %s\n", "rule", "kind", "lock", "proved by");
 	for (const struct mc_rule_info *ri = mc_rule_table; ri->name; ri++)
 		printf("%-44s %-12s %-26s %s\n", ri->name, ri->kind, *ri->lock ? ri->lock : "-", ri->proof);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		pgp_error("cannot write the list of rules: %m");
+		return PGP_EXIT_FAILED;
+	}
+	return PGP_EXIT_OK;
 }
 
 static int
@@ -396,10 +431,8 @@ main(int argc, char **argv)
 	pgp_log_init(argv[0]);
 	if ((rc = parse_options(argc, argv, &o)) != PGP_OPT_GO)
 		return rc;
-	if (o.list_rules) {
-		list_rules();
-		return PGP_EXIT_OK;
-	}
+	if (o.list_rules)
+		return list_rules();
 	rc = pgp_setup(&o.common, &conf);
 	if (rc == 0)
 		rc = run(&o, conf);

@@ -28,7 +28,12 @@ struct rd {
 	struct mc_report *r;
 	const char *table;	/* schema-qualified, for messages */
 	int rc;			/* 5 once a query failed */
+	size_t missing;		/* missing-file findings: past MISSING_SHOWN only counted */
+	size_t nulls;		/* rows with a NULL version */
 };
+
+/* A table of 200000 foreign rows must not become a report of 200000 findings. */
+#define MISSING_SHOWN 20
 
 static void __attribute__((format(printf, 8, 9)))
 say(struct rd *d, enum mc_severity sev, const char *kind, int mig, const char *object,
@@ -38,6 +43,8 @@ say(struct rd *d, enum mc_severity sev, const char *kind, int mig, const char *o
 	char msg[1024];
 	va_list ap;
 
+	if (strcmp(kind, "missing-file") == 0 && d->missing++ >= MISSING_SHOWN)
+		return;
 	if (mig >= 0 && !file)
 		w.file = d->set->m[mig].up.path;
 	va_start(ap, fmt);
@@ -133,6 +140,16 @@ static const char *
 val(PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* A row whose version is NULL: no tool writes one; counted, said once at the end. */
+static int
+null_version(struct rd *d, PGresult *res, int row, int col)
+{
+	if (!PQgetisnull(res, row, col))
+		return 0;
+	d->nulls++;
+	return 1;
 }
 
 static int
@@ -319,6 +336,16 @@ read_golang(struct rd *d, int has_dirty)
 	}
 	v = PQgetvalue(res, 0, 0);
 	dirty = PQgetvalue(res, 0, 1)[0] == 't';
+	/* A text column may hold anything; golang-migrate scans an integer (and compared as one, "abc" would
+	 * pass for a version above every file, so nothing would look pending). */
+	if (PQgetisnull(res, 0, 0) || !((v[0] && !v[strspn(v, "0123456789")]) || strcmp(v, "-1") == 0)) {
+		say(d, MC_SEV_FAIL, "drift", -1, PQgetisnull(res, 0, 0) ? "NULL" : v, NULL,
+		    "set the row to the version of the last migration that ran (migrate force V)",
+		    "%s holds version %s, which is not a number: golang-migrate cannot read it",
+		    d->table, PQgetisnull(res, 0, 0) ? "NULL" : v);
+		PQclear(res);
+		return;
+	}
 	if (v[0] == '-') {	/* -1, NilVersion: only ever written dirty */
 		if (dirty)
 			say(d, MC_SEV_FAIL, "dirty", -1, v, NULL, "run `migrate force -1` once the schema is clean",
@@ -376,11 +403,11 @@ read_versions(struct rd *d, int numeric)
 		return;
 	for (int row = 0; row < PQntuples(res); row++) {
 		const char *v = PQgetvalue(res, row, 0);
-		int i = find_version(d->set, v, numeric);
+		int i = null_version(d, res, row, 0) ? -2 : find_version(d->set, v, numeric);
 
 		if (i >= 0)
 			d->set->m[i].state = MC_STATE_APPLIED;
-		else
+		else if (i == -1)
 			say(d, MC_SEV_WARN, "missing-file", -1, v, NULL,
 			    "restore the file, so that it can be rolled back and rebuilt",
 			    "version %s is applied but no file has it: %s cannot roll it back", v, tool);
@@ -452,7 +479,7 @@ read_sqitch(struct rd *d)
 		}
 	}
 	for (int row = 0; row < PQntuples(res); row++)
-		if (!used[row])
+		if (!used[row] && !null_version(d, res, row, 0))
 			say(d, MC_SEV_WARN, "missing-file", -1, PQgetvalue(res, row, 0), NULL,
 			    "restore the change in sqitch.plan and its scripts",
 			    "change %s is deployed but the plan has no such change: sqitch cannot revert it",
@@ -501,7 +528,7 @@ read_prisma(struct rd *d)
 		int i = find_version(d->set, name, 0);
 		struct mc_migration *m;
 
-		if (rolled)
+		if (rolled || null_version(d, res, row, 0))
 			continue;	/* resolved --rolled-back: Prisma applies it again */
 		if (i < 0) {
 			say(d, MC_SEV_WARN, "missing-file", -1, name, NULL,
@@ -600,11 +627,11 @@ read_knex(struct rd *d)
 		return;
 	for (int row = 0; row < PQntuples(res); row++) {
 		const char *name = PQgetvalue(res, row, 0);
-		int i = find_version(d->set, name, 0);
+		int i = null_version(d, res, row, 0) ? -2 : find_version(d->set, name, 0);
 
 		if (i >= 0)
 			d->set->m[i].state = MC_STATE_APPLIED;
-		else
+		else if (i == -1)
 			say(d, MC_SEV_FAIL, "missing-file", -1, name, NULL,
 			    "restore the file (or set disableMigrationsListValidation, knowing why)",
 			    "%s is applied but not in the directory: knex refuses to migrate (\"The migration "
@@ -666,17 +693,33 @@ read_alembic(struct rd *d)
 		return;
 	for (int row = 0; row < PQntuples(res); row++) {
 		const char *head = PQgetvalue(res, row, 0);
-		int i = find_version(d->set, head, 0);
+		int i = null_version(d, res, row, 0) ? -2 : find_version(d->set, head, 0);
 
 		if (i >= 0)
 			mark_ancestors(d, (size_t) i, 0);
-		else
+		else if (i == -1)
 			say(d, MC_SEV_FAIL, "missing-file", -1, head, NULL,
 			    "restore that revision's file, or `alembic stamp` a revision that exists",
 			    "the database is at revision %s, which no file has: Alembic stops "
 			    "(\"Can't locate revision identified by '%s'\")", head, head);
 	}
 	PQclear(res);
+}
+
+/* What say() only counted: the applied versions past the first MISSING_SHOWN, the NULL rows. */
+static void
+applied_summary(struct rd *d)
+{
+	struct mc_where w = { .object = d->table, .migration = -1 };
+
+	if (d->missing > MISSING_SHOWN)
+		mc_find(d->r, MC_SEV_WARN, "missing-file", &w, "check that the table and the directory belong to one "
+			"application", "and %zu more applied versions in %s that no file has (%zu in all; the first %d "
+			"are above)", d->missing - MISSING_SHOWN, d->table, d->missing, MISSING_SHOWN);
+	if (d->nulls)
+		mc_find(d->r, MC_SEV_WARN, "drift", &w, "delete the rows, or set them to the versions they stand for",
+			"%zu row%s of %s %s a NULL version: no tool writes one, so something else edited the table",
+			d->nulls, d->nulls == 1 ? "" : "s", d->table, d->nulls == 1 ? "has" : "have");
 }
 
 int
@@ -720,5 +763,6 @@ mc_applied_read(PGconn *target, struct mc_set *set, struct mc_report *r)
 	case MC_TOOL_ALEMBIC: read_alembic(&d); break;
 	default: break;
 	}
+	applied_summary(&d);
 	return d.rc;
 }

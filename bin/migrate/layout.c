@@ -13,11 +13,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "array.h"
 #include "exitcodes.h"
@@ -132,17 +134,48 @@ lay_is_dir(const struct lay *l, const char *rel)
 	return stat_mode(l, rel, S_IFDIR);
 }
 
+/*
+ * Opens a file to read, refusing what is not a regular file: a FIFO
+ * named 002_x.sql would block the run forever in open() or read(), a
+ * directory fails only at the first read.  O_NONBLOCK only for the open;
+ * a regular file's reads never block anyway.
+ */
+static FILE *
+open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0) {
+		pgp_error("cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		pgp_error("cannot read %s: %s", path, S_ISDIR(st.st_mode) ? "it is a directory" :
+			  S_ISFIFO(st.st_mode) ? "it is a FIFO, not a regular file" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "rb"))) {
+		pgp_error("cannot read %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 int
 lay_read(const struct lay *l, const char *rel, char **text, size_t *len)
 {
 	char p[4096], *buf = NULL;
 	size_t n = 0, cap = 0;
-	FILE *f = fopen(lay_abs(l, rel, p, sizeof(p)), "rb");
+	FILE *f = open_regular(lay_abs(l, rel, p, sizeof(p)));
 
-	if (!f) {
-		pgp_error("cannot read %s: %s", p, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	for (;;) {
 		size_t got;
 

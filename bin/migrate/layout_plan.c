@@ -296,6 +296,13 @@ lay_drizzle(struct lay *l)
 			rc = 2;
 			break;
 		}
+		/* The order of applying: a string or an object would read as 0 and reorder silently. */
+		if (!json_object_is_type(when, json_type_int)) {
+			pgp_error("%s/%s: entry %zu (%s): \"when\" is %s, not a number (milliseconds)", l->dir, jpath,
+				  i, json_object_get_string(tag), json_type_to_name(json_object_get_type(when)));
+			rc = 2;
+			break;
+		}
 		snprintf(f, sizeof(f), "%s.sql", json_object_get_string(tag));
 		rel = lay_rel(l, f);
 		if (lay_read(l, rel, &sql, &sl) < 0) {

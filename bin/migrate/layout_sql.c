@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checksum.h"
 #include "layout.h"
@@ -71,6 +72,19 @@ finding(struct lay *l, enum mc_severity sev, const char *kind, const char *file,
 }
 
 /* ---- Flyway ---- */
+
+/*
+ * Flyway reads scripts through a BOM-stripping reader (and its checksum
+ * skips the BOM too): the script it runs starts after it.  No line moves.
+ */
+static void
+fw_strip_bom(struct mc_script *s)
+{
+	if (s->text && s->text_len >= 3 && memcmp(s->text, "\xEF\xBB\xBF", 3) == 0) {
+		memmove(s->text, s->text + 3, s->text_len - 3 + 1);
+		s->text_len -= 3;
+	}
+}
 
 /*
  * A script's own configuration, NAME.sql.conf beside it: with
@@ -184,14 +198,40 @@ fw_free(struct fw_file *f, size_t n)
  * Flyway scans its locations recursively: the files of the folder and its
  * subfolders, as paths relative to the folder.
  */
+#define FW_DEPTH 16
+
+/* A folder of the walk: one already on its path (a symbolic link back up) is a loop. */
+struct fw_seen {
+	dev_t dev;
+	ino_t ino;
+};
+
+static int
+fw_loop(struct lay *l, const char *rel, struct fw_seen *seen, int depth)
+{
+	char p[4096];
+	struct stat st;
+
+	if (stat(lay_abs(l, rel, p, sizeof(p)), &st) != 0)
+		return 0;
+	for (int i = 0; i < depth; i++)
+		if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino) {
+			pgp_warning("%s: a symbolic link loop (it leads back to a folder above it): not read again", p);
+			return 1;
+		}
+	seen[depth].dev = st.st_dev;
+	seen[depth].ino = st.st_ino;
+	return 0;
+}
+
 static void
-fw_walk(struct lay *l, const char *under, char ***out, size_t *n, int depth)
+fw_walk(struct lay *l, const char *under, char ***out, size_t *n, int depth, struct fw_seen *seen)
 {
 	char **names, *rel;
 	size_t k;
 
 	rel = under[0] ? lay_rel(l, under) : lay_strdup(l->sub);
-	if (depth > 16 || lay_names(l, rel, &names, &k) < 0) {
+	if (depth > FW_DEPTH || fw_loop(l, rel, seen, depth) || lay_names(l, rel, &names, &k) < 0) {
 		free(rel);
 		return;
 	}
@@ -202,7 +242,7 @@ fw_walk(struct lay *l, const char *under, char ***out, size_t *n, int depth)
 			continue;
 		full = lay_rel(l, p);
 		if (lay_is_dir(l, full))
-			fw_walk(l, p, out, n, depth + 1);
+			fw_walk(l, p, out, n, depth + 1, seen);
 		else {
 			char **b = realloc(*out, (*n + 1) * sizeof(char *));
 
@@ -278,7 +318,11 @@ lay_flyway(struct lay *l)
 	}
 	names = NULL;
 	n = 0;
-	fw_walk(l, "", &names, &n, 0);
+	{
+		struct fw_seen seen[FW_DEPTH + 1];
+
+		fw_walk(l, "", &names, &n, 0, seen);
+	}
 	f = calloc(n + 1, sizeof(*f));
 	if (!f) {
 		lay_names_free(names, n);
@@ -302,6 +346,7 @@ lay_flyway(struct lay *l)
 			break;
 		}
 		m->checksum = mc_checksum(MC_TOOL_FLYWAY, m->up.text, m->up.text_len);
+		fw_strip_bom(&m->up);
 		if (m->repeatable || !prev || prev->repeatable)
 			continue;
 		pc = lay_flyway_canon(prev->version, strlen(prev->version));
@@ -342,6 +387,7 @@ lay_flyway(struct lay *l)
 		}
 		if (!hit->down.path && load_script(l, &hit->down, f[i].name, flyway_txn(l, f[i].name), 0) < 0)
 			rc = 2;
+		fw_strip_bom(&hit->down);
 	}
 	fw_free(f, k);
 	return rc;

@@ -119,22 +119,52 @@ migration_verdict(const struct mc_report *r, int migration)
 	return n[MC_SEV_FAIL] ? MC_FAIL : n[MC_SEV_WARN] ? MC_WARN : MC_PASS;
 }
 
+/*
+ * Text from files, file names and bookkeeping rows, for a terminal: a
+ * newline goes on indented (it cannot forge a line of the report), other
+ * control characters (an escape sequence in a version string) are shown
+ * as \xNN rather than obeyed.
+ */
+static void
+put_text(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\n')
+			fputs("\n          ", out);
+		else if ((c < 0x20 && c != '\t') || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
 static void
 print_finding(FILE *out, const struct mc_finding *f)
 {
 	fprintf(out, "  %-7s ", mc_severity_name(f->severity));
-	if (f->file)
-		fprintf(out, "%s%s%.0d ", f->file, f->line ? ":" : "", f->line);
+	if (f->file) {
+		put_text(out, f->file);
+		fprintf(out, "%s%.0d ", f->line ? ":" : "", f->line);
+	}
 	fprintf(out, "%s", f->kind);
 	if (f->rule)
 		fprintf(out, " [%s]", f->rule);
-	if (f->object)
-		fprintf(out, " %s", f->object);
+	if (f->object) {
+		fputc(' ', out);
+		put_text(out, f->object);
+	}
 	if (f->sqlstate)
 		fprintf(out, " (SQLSTATE %s)", f->sqlstate);
-	fprintf(out, "\n          %s\n", f->message);
-	if (f->advice)
-		fprintf(out, "          advice: %s\n", f->advice);
+	fputs("\n          ", out);
+	put_text(out, f->message);
+	fputc('\n', out);
+	if (f->advice) {
+		fputs("          advice: ", out);
+		put_text(out, f->advice);
+		fputc('\n', out);
+	}
 }
 
 static int
@@ -201,8 +231,9 @@ print_text(FILE *out, const struct mc_report *r, const struct mc_set *set)
 			has = r->f[k].migration == (int)i;
 		if (!has && m->state == MC_STATE_APPLIED)
 			continue;	/* nothing to say of what already ran */
-		fprintf(out, "\n%s  %s  %s\n", m->up.path ? m->up.path : m->version, state_name(m->state),
-			mc_verdict_name(migration_verdict(r, (int)i)));
+		fputc('\n', out);
+		put_text(out, m->up.path ? m->up.path : m->version);
+		fprintf(out, "  %s  %s\n", state_name(m->state), mc_verdict_name(migration_verdict(r, (int)i)));
 		print_trace(out, &m->up, r->verbose);
 		print_trace(out, &m->down, r->verbose);
 		for (size_t k = 0; k < r->n; k++)

@@ -608,7 +608,7 @@ script(struct rl *rc, const struct mc_script *sc, int lint)
 					"the static rules could not read this statement (PostgreSQL 15 grammar); the trace still ran it: %s",
 					sc->parse_error);
 		}
-		return;
+		/* The statements that did parse keep their trees: one unknown statement must not hide the rest. */
 	}
 	for (size_t i = 0; i < sc->nstmts; i++) {
 		const struct mc_stmt *s = &sc->stmts[i];

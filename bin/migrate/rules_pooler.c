@@ -285,9 +285,11 @@ walk(const char *root, const char *rel, const struct mc_rules_ctx *ctx, struct m
 		const char *nm = names[i]->d_name;
 
 		if (rc == 0 && nm[0] != '.') {
-			snprintf(full, sizeof(full), "%s/%s", dir, nm);
-			snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", nm);
-			if (lstat(full, &st) == 0) {
+			/* A cut path would name another file (or this folder again, without end). */
+			if (snprintf(full, sizeof(full), "%s/%s", dir, nm) >= (int) sizeof(full) ||
+			    snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", nm) >= (int) sizeof(sub))
+				pgp_warning("--app-dir: a path under %s is too long: not read", dir);
+			else if (lstat(full, &st) == 0) {
 				if (S_ISDIR(st.st_mode))
 					rc = walk(root, sub, ctx, r);
 				else if (S_ISREG(st.st_mode) && has_sql_suffix(nm))

@@ -487,8 +487,11 @@ mc_scratch_create(PGconn *target, const struct pgp_connspec *target_spec, const 
 	spec.pooled = 0;
 	if (mc_inv_target_read(target) < 0)
 		return PGP_EXIT_FAILED;
-	if (!(s->admin = pgp_conn_open(&spec, NULL)))
+	if (!(s->admin = pgp_conn_open(&spec, NULL))) {
+		if (o->scratch_conninfo)
+			pgp_hint("that is the --scratch server (migrate_check.scratch), where the copy is made");
 		return PGP_EXIT_UNREACHABLE;
+	}
 	snprintf(s->server, sizeof(s->server), "%s", pgp_conn_where(s->admin, where, sizeof(where)));
 	if (check_createdb(s->admin, o) < 0) {
 		mc_scratch_drop(s);

@@ -16,7 +16,10 @@
  * first such parse_error (the parser's message) and parse_error_line (a
  * file line), that statement has tree NULL and the others keep theirs;
  * when not even the scanner can cut the script (an unterminated quote),
- * it has no statements at all.  Returns 0, or -1 when out of memory.
+ * it has no statements at all (an unterminated comment at the end is
+ * blanked: the statements before it keep theirs).  A UTF-8 BOM at the
+ * start is a parse_error of its own; the statements are still read.
+ * Returns 0, or -1 when out of memory.
  */
 int mc_script_parse(struct mc_script *s);
 void mc_script_free(struct mc_script *s);

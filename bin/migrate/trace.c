@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "exitcodes.h"
@@ -545,6 +546,72 @@ commit_open(const struct mc_script *sc, struct outcome *out)
 }
 
 /*
+ * Roles, databases, tablespaces, subscriptions and the server's own
+ * settings are not in the copy: the copy shares them with the target's
+ * server, so running such a statement would change the target (ALTER ROLE
+ * app, DROP DATABASE shop WITH (FORCE), a subscription that opens a slot
+ * on the publisher).  What it is, or NULL for a statement of the copy.
+ */
+static const char *
+shared_object(const struct mc_stmt *st)
+{
+	static const char *const types[] = { "CreateRoleStmt", "AlterRoleStmt", "AlterRoleSetStmt", "DropRoleStmt",
+		"GrantRoleStmt", "CreatedbStmt", "DropdbStmt", "AlterDatabaseStmt", "AlterDatabaseSetStmt",
+		"AlterDatabaseRefreshCollStmt", "CreateTableSpaceStmt", "DropTableSpaceStmt",
+		"AlterTableSpaceOptionsStmt", "AlterSystemStmt", "CreateSubscriptionStmt", "AlterSubscriptionStmt",
+		"DropSubscriptionStmt", "ReassignOwnedStmt", "DropOwnedStmt", NULL };
+	static const char *const words[] = { "CREATE ROLE", "CREATE USER", "CREATE GROUP", "CREATE DATABASE",
+		"CREATE TABLESPACE", "CREATE SUBSCRIPTION", "ALTER ROLE", "ALTER USER", "ALTER GROUP", "ALTER DATABASE",
+		"ALTER TABLESPACE", "ALTER SUBSCRIPTION", "ALTER SYSTEM", "DROP ROLE", "DROP USER", "DROP GROUP",
+		"DROP DATABASE", "DROP TABLESPACE", "DROP SUBSCRIPTION", "GRANT", "REVOKE", "REASSIGN", "DROP OWNED",
+		NULL };
+	/* Functions that act on the whole server: the target's sessions, its slots, its configuration. */
+	static const char *const funcs[] = { "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
+		"replication_slot", "pg_switch_wal", "dblink", NULL };
+	const char *type = mc_node_type(st->tree), *kind;
+	json_object *b = mc_node_body(st->tree);
+
+	for (int i = 0; st->sql && funcs[i]; i++)
+		if (strcasestr(st->sql, funcs[i]))
+			return "the server's sessions, slots or configuration (a server function)";
+	if (!st->tree) {
+		/* A grammar newer than 15 (GRANT ... WITH INHERIT): judged by its first words. */
+		for (int i = 0; st->sql && words[i]; i++)
+			if (strncasecmp(st->sql, words[i], strlen(words[i])) == 0 &&
+			    (strncasecmp(words[i], "GRANT", 5) != 0 && strncasecmp(words[i], "REVOKE", 6) != 0 ?
+			     1 : !strcasestr(st->sql, " ON ")))
+				return "a role, database or tablespace";
+		return NULL;
+	}
+	for (int i = 0; types[i]; i++)
+		if (strcmp(type, types[i]) == 0)
+			return "a role, database, tablespace, subscription or server setting";
+	kind = mc_jstr(b, strcmp(type, "RenameStmt") == 0 ? "renameType" :
+		       strcmp(type, "AlterOwnerStmt") == 0 ? "objectType" : "objtype");
+	if (kind && (strcmp(type, "RenameStmt") == 0 || strcmp(type, "AlterOwnerStmt") == 0 ||
+		     strcmp(type, "CommentStmt") == 0 || strcmp(type, "SecLabelStmt") == 0 ||
+		     strcmp(type, "GrantStmt") == 0) &&
+	    (strcmp(kind, "OBJECT_ROLE") == 0 || strcmp(kind, "OBJECT_DATABASE") == 0 ||
+	     strcmp(kind, "OBJECT_TABLESPACE") == 0 || strcmp(kind, "OBJECT_PARAMETER_ACL") == 0))
+		return "a role, database, tablespace or server parameter";
+	return NULL;
+}
+
+static void
+not_run_shared(struct run *run, const struct mc_script *sc, const struct mc_stmt *st, const char *what)
+{
+	struct mc_where w = {sc->path, st->line, NULL, NULL, NULL, -1};
+
+	for (size_t i = 0; i < run->set->n; i++)
+		if (&run->set->m[i].up == sc || &run->set->m[i].down == sc)
+			w.migration = (int) i;
+	mc_find(run->r, MC_SEV_WARN, "error", &w,
+		"check it by hand: run on the copy it would change the server the copy lives on",
+		"not run on the copy: it changes %s, which the copy shares with the target's server, so it "
+		"would change the target; statements after it that rely on it may fail on the copy", what);
+}
+
+/*
  * Run script sc as its tool would.  wrap: BEGIN before it and COMMIT
  * after (MC_TXN_FILE, and a multi-statement MC_TXN_IMPLICIT whose
  * implicit block BEGIN stands in for); in_run: inside the run's own
@@ -558,6 +625,7 @@ run_script(struct run *run, struct mc_script *sc, struct outcome *out, int in_ru
 	int implicit = sc->txn == MC_TXN_IMPLICIT && nrun > 1;
 	int wrap = !in_run && (sc->txn == MC_TXN_FILE || implicit);
 	int rc = 0;
+	const char *what;
 
 	out->persisted = xcalloc(sc->nstmts, 1);
 	out->open = xcalloc(sc->nstmts, 1);
@@ -581,6 +649,10 @@ run_script(struct run *run, struct mc_script *sc, struct outcome *out, int in_ru
 
 		if (st->meta || !st->sql)
 			continue;
+		if ((what = shared_object(st))) {
+			not_run_shared(run, sc, st, what);
+			continue;
+		}
 		/* A multi-statement query opens a new implicit block after a COMMIT in it. */
 		if (implicit && PQtransactionStatus(run->c) == PQTRANS_IDLE && !is_txn_stmt(st, NULL) &&
 		    control(run, "BEGIN", NULL, NULL) < 0)
