@@ -479,37 +479,143 @@ note_error(struct mc_script *s, const char *message, size_t off)
 	s->parse_error_line = mc_script_line(s, off);
 }
 
-/* The whole script parsed in one call: trees and locations together. */
+/*
+ * The parser's JSON into json-c objects.  json_tokener_parse() stops at
+ * 32 levels, which an expression of a view or a CASE in a migration
+ * passes; the parser itself bounds the depth by its stack.
+ */
+/* one tokener for the run: making one zeroes its whole depth stack */
+static struct json_tokener *json_reader;
+
+static json_object *
+tree_from_json(const char *text)
+{
+	if (!json_reader && !(json_reader = json_tokener_new_ex(10000)))
+		return NULL;
+	json_tokener_reset(json_reader);
+	return json_tokener_parse_ex(json_reader, text, -1);
+}
+
+/*
+ * In a seed file (over 1000 statements, no new enum value before: the
+ * only rule that reads rows looks for a use of one), an INSERT ... VALUES
+ * is data.  Its tree keeps the table and the columns, and the key of that
+ * shape (the statement's text up to VALUES) goes to key, so that the
+ * file's thousands of INSERTs into one table share one tree: kept for
+ * every statement, they cost a gigabyte for a 3 MB file.  "" in key: not
+ * such a statement.
+ */
+static void
+data_insert(json_object *tree, const char *text, size_t len, char *key, size_t size)
+{
+	json_object *body = mc_node_body(tree), *select = mc_jget(body, "selectStmt", "SelectStmt", NULL);
+	const char *values;
+	char *copy;
+
+	key[0] = '\0';
+	if (strcmp(mc_node_type(tree), "InsertStmt") != 0 || !mc_jget(select, "valuesLists", NULL) ||
+	    mc_jget(body, "returningList", NULL) || mc_jget(body, "onConflictClause", NULL) ||
+	    mc_jget(body, "withClause", NULL))
+		return;
+	json_object_object_del(body, "selectStmt");
+	if (!(copy = strndup(text, len)))
+		return;
+	/* the text before VALUES names the table and columns as written */
+	if ((values = strcasestr(copy, "values")) && (size_t)(values - copy) < size) {
+		memcpy(key, copy, (size_t)(values - copy));
+		key[values - copy] = '\0';
+	}
+	free(copy);
+}
+
+/* One statement's parse, its root returned in *root: 0, 1 when it does not parse, -1 out of memory. */
+static int
+parse_one(const char *text, size_t len, json_object **root, json_object **tree, char **message)
+{
+	char *one = strndup(text, len);
+	PgQueryParseResult res;
+	json_object *list;
+
+	*root = *tree = NULL;
+	if (!one)
+		return -1;
+	res = pg_query_parse(one);
+	free(one);
+	if (res.error) {
+		*message = strdup(res.error->message ? res.error->message : "syntax error");
+		pg_query_free_parse_result(res);
+		return *message ? 1 : -1;
+	}
+	*root = tree_from_json(res.parse_tree);
+	pg_query_free_parse_result(res);
+	if (!*root)
+		return -1;
+	if (json_object_object_get_ex(*root, "stmts", &list) && json_object_array_length(list) > 0)
+		json_object_object_get_ex(json_object_array_get_idx(list, 0), "stmt", tree);
+	return 0;
+}
+
+/*
+ * The script cut by the parser itself (pg_query_split_with_parser), then
+ * each statement parsed on its own: one statement's tree is built at a
+ * time, never the JSON of a whole 20 MB file.  *ok 0: the text does not
+ * parse (parse_around_errors takes over).
+ */
 static int
 parse_whole(struct mc_script *s, const struct prepass *pp, int *ok)
 {
-	PgQueryParseResult res = pg_query_parse(pp->work);
-	json_object *root, *stmts;
+	PgQuerySplitResult split = pg_query_split_with_parser(pp->work);
 	size_t cap = 0;
 	int rc = 0;
+	json_object *last_tree = NULL;	/* the data INSERT before, whose tree the next may share */
+	char last_key[512] = "";
+	int enum_added = 0;
 
 	*ok = 0;
-	if (res.error) {
-		pg_query_free_parse_result(res);
+	if (split.error) {
+		pg_query_free_split_result(split);
 		return 0;
 	}
-	root = json_tokener_parse(res.parse_tree);
-	pg_query_free_parse_result(res);
-	if (!root || !json_object_object_get_ex(root, "stmts", &stmts))
-		stmts = NULL;
-	if (!root)
+	if (!s->parsed && !(s->parsed = json_object_new_array())) {
+		pg_query_free_split_result(split);
 		return -1;
-	s->parsed = root;
-	for (size_t i = 0; stmts && i < json_object_array_length(stmts) && rc == 0; i++) {
-		json_object *raw = json_object_array_get_idx(stmts, i), *tree = NULL;
-		size_t loc = (size_t)mc_jint(raw, "stmt_location", 0);
-		size_t len = (size_t)mc_jint(raw, "stmt_len", 0);
+	}
+	for (int i = 0; i < split.n_stmts && rc == 0; i++) {
+		size_t loc = (size_t)split.stmts[i]->stmt_location, len = (size_t)split.stmts[i]->stmt_len;
+		json_object *root, *tree;
+		char *message = NULL, key[512];
 
-		json_object_object_get_ex(raw, "stmt", &tree);
 		if (len == 0 || loc + len > s->text_len)
 			len = s->text_len > loc ? s->text_len - loc : 0;
-		rc = add_stmt(s, &cap, pp, loc, len, tree);
+		rc = parse_one(pp->work + loc, len, &root, &tree, &message);
+		if (rc == 1) {
+			/* cut by the parser, yet not a statement alone: its text stays, for the trace */
+			note_error(s, message, first_token(pp->work, loc, loc + len));
+			rc = 0;
+		}
+		free(message);
+		if (root) {
+			key[0] = '\0';
+			/* a new enum value makes the rows matter (used in its own transaction?) */
+			enum_added |= strcmp(mc_node_type(tree), "AlterEnumStmt") == 0;
+			if (split.n_stmts > 1000 && !enum_added) {
+				size_t at = first_token(pp->work, loc, loc + len);
+
+				data_insert(tree, pp->work + at, loc + len - at, key, sizeof(key));
+			}
+			if (key[0] && last_tree && strcmp(key, last_key) == 0) {
+				json_object_put(root);	/* the same table and columns as the one before */
+				tree = last_tree;
+			} else {
+				json_object_array_add(s->parsed, root);
+				last_tree = key[0] ? tree : NULL;
+				snprintf(last_key, sizeof(last_key), "%s", key);
+			}
+		}
+		if (rc == 0)
+			rc = add_stmt(s, &cap, pp, loc, len, tree);
 	}
+	pg_query_free_split_result(split);
 	*ok = 1;
 	return rc;
 }
@@ -756,6 +862,9 @@ mc_sqlparse_exit(void)
 	if (parser_used)
 		pg_query_exit();
 	parser_used = 0;
+	if (json_reader)
+		json_tokener_free(json_reader);
+	json_reader = NULL;
 }
 
 /* ---- reading trees ---- */

@@ -113,6 +113,45 @@ test_psql(void)
 	ok(s.parse_error != NULL, "not a psql script: a backslash line is an error");
 }
 
+/* A seed file: thousands of INSERTs share one small tree per table. */
+static void
+test_seed(void)
+{
+	size_t cap = 2000 * 64 + 256, n = 0;
+	char *text = malloc(cap), deep[4096];
+	int shared = 1, values = 0;
+
+	for (int i = 0; i < 1500; i++)
+		n += (size_t)snprintf(text + n, cap - n, "INSERT INTO seed (id, name) VALUES (%d, 'n%d');\n", i, i);
+	n += (size_t)snprintf(text + n, cap - n, "INSERT INTO other (id) VALUES (1);\n");
+	parse(text, 0, 1);
+	is_int(s.nstmts, 1501, "1501 statements");
+	for (size_t i = 1; i < 1500; i++)
+		shared &= s.stmts[i].tree == s.stmts[0].tree;
+	ok(shared, "the INSERTs into one table share one tree");
+	ok(s.stmts[1500].tree && s.stmts[1500].tree != s.stmts[0].tree, "another table has its own");
+	is_str(mc_jstr(mc_jget(mc_node_body(s.stmts[0].tree), "relation", NULL), "relname"), "seed", "naming its table");
+	ok(!mc_jget(mc_node_body(s.stmts[0].tree), "selectStmt", NULL), "without the rows");
+	is_int(s.stmts[1499].line, 1500, "each statement keeps its own line");
+	is_str(s.stmts[1499].sql, "INSERT INTO seed (id, name) VALUES (1499, 'n1499')", "and its own text");
+	n = (size_t)snprintf(text, cap, "ALTER TYPE mood ADD VALUE 'meh';\n");
+	for (int i = 0; i < 1500; i++)
+		n += (size_t)snprintf(text + n, cap - n, "INSERT INTO log (msg) VALUES ('m%d');\n", i);
+	parse(text, 0, 1);
+	for (size_t i = 1; i < s.nstmts; i++)
+		values += mc_jget(mc_node_body(s.stmts[i].tree), "selectStmt", NULL) != NULL;
+	is_int(values, 1500, "after a new enum value the rows stay: a use of it is a finding");
+	free(text);
+	n = (size_t)snprintf(deep, sizeof(deep), "SELECT ");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, "(");
+	n += (size_t)snprintf(deep + n, sizeof(deep) - n, "1");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)snprintf(deep + n, sizeof(deep) - n, " + 1)");
+	parse(deep, 0, 1);
+	ok(s.nstmts == 1 && s.stmts[0].tree && !s.parse_error, "an expression 200 levels deep has its tree");
+}
+
 static void
 test_readers(void)
 {
@@ -136,6 +175,7 @@ main(void)
 	test_split();
 	test_lines();
 	test_psql();
+	test_seed();
 	test_readers();
 	mc_script_free(&s);
 	free(s.text);
