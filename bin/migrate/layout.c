@@ -300,17 +300,23 @@ lay_line_of(const char *text, size_t off)
 
 /* ---- detection ---- */
 
-static int
-match(const char *re, const char *s, int flags)
+int
+lay_rx(const char *re, const char *s, regmatch_t *m, size_t nm, int flags)
 {
 	regex_t rx;
 	int hit;
 
-	if (regcomp(&rx, re, REG_EXTENDED | REG_NOSUB | flags) != 0)
+	if (regcomp(&rx, re, REG_EXTENDED | (nm ? 0 : REG_NOSUB) | flags) != 0)
 		return 0;
-	hit = regexec(&rx, s, 0, NULL, 0) == 0;
+	hit = regexec(&rx, s, nm, nm ? m : NULL, 0) == 0;
 	regfree(&rx);
 	return hit;
+}
+
+static int
+match(const char *re, const char *s, int flags)
+{
+	return lay_rx(re, s, NULL, 0, flags);
 }
 
 static int

@@ -6,6 +6,8 @@
 #ifndef PGP_MIGRATE_LAYOUT_INT_H
 #define PGP_MIGRATE_LAYOUT_INT_H
 
+#include <regex.h>
+
 #include "migrate.h"
 
 struct lay {
@@ -40,6 +42,8 @@ int lay_numcmp(const char *a, size_t alen, const char *b, size_t blen);
 /* Sets a script: path (taken), text (taken), txn, psql. */
 void lay_script(struct mc_script *s, char *path, char *text, size_t len, int first_line,
 		enum mc_txn txn, int psql);
+/* POSIX extended regex re on s, nm captures into m (0: none); 1 on a match. */
+int lay_rx(const char *re, const char *s, regmatch_t *m, size_t nm, int flags);
 /* The file line of a byte offset of text. */
 int lay_line_of(const char *text, size_t off);
 

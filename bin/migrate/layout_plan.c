@@ -13,19 +13,6 @@
 #include "layout_int.h"
 #include "log.h"
 
-static int
-rx(const char *re, const char *s, regmatch_t *m, size_t nm, int flags)
-{
-	regex_t r;
-	int hit;
-
-	if (regcomp(&r, re, REG_EXTENDED | flags) != 0)
-		return 0;
-	hit = regexec(&r, s, nm, m, 0) == 0;
-	regfree(&r);
-	return hit;
-}
-
 static void
 say(struct lay *l, enum mc_severity sev, const char *kind, const char *file, int line,
     const char *object, int mig, const char *advice, const char *msg)
@@ -73,7 +60,7 @@ sq_parse(struct lay *l, const char *plan, struct sq_item **items, size_t *n)
 		p += strspn(p, " \t");
 		if (!*p || *p == '#' || *p == '%')
 			continue;
-		if (!rx(*p == '@' ? SQ_TAG : SQ_CHANGE, p, m, 3, 0)) {
+		if (!lay_rx(*p == '@' ? SQ_TAG : SQ_CHANGE, p, m, 3, 0)) {
 			pgp_error("%s/%s:%d: cannot read this %s line of the plan", l->dir, plan, line,
 				  *p == '@' ? "tag" : "change");
 			pgp_hint("a change is: name [deps] YYYY-MM-DDTHH:MM:SSZ planner <email> # note");
@@ -404,7 +391,7 @@ lay_rails(struct lay *l)
 	for (i = 0; i < n; i++) {
 		regmatch_t m[3];
 
-		if (rx(RAILS_RE, names[i], m, 3, 0))
+		if (lay_rx(RAILS_RE, names[i], m, 3, 0))
 			code_migration(l, names[i], lay_strndup(names[i], (size_t) m[1].rm_eo),
 				       lay_strndup(names[i] + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so)));
 	}
@@ -438,7 +425,7 @@ alembic_versions(struct lay *l)
 	regmatch_t m[2];
 
 	if (lay_is_file(l, ini) && lay_read(l, ini, &text, &len) == 0) {
-		if (rx("^script_location[[:space:]]*=[[:space:]]*([^[:space:]]+)", text, m, 2, REG_NEWLINE)) {
+		if (lay_rx("^script_location[[:space:]]*=[[:space:]]*([^[:space:]]+)", text, m, 2, REG_NEWLINE)) {
 			char loc[2048], *v;
 
 			snprintf(loc, sizeof(loc), "%.*s/versions", (int) (m[1].rm_eo - m[1].rm_so), text + m[1].rm_so);
@@ -466,7 +453,7 @@ lay_alembic_downs(const char *text, size_t *n)
 	size_t cap = 0;
 
 	*n = 0;
-	if (!rx("^down_revision[[:space:]]*(:[^=\n]*)?=[[:space:]]*([^\n]*)", text, m, 3, REG_NEWLINE))
+	if (!lay_rx("^down_revision[[:space:]]*(:[^=\n]*)?=[[:space:]]*([^\n]*)", text, m, 3, REG_NEWLINE))
 		return NULL;
 	for (p = text + m[2].rm_so; p < text + m[2].rm_eo;) {
 		char q = *p;
@@ -594,7 +581,7 @@ lay_alembic(struct lay *l)
 			rc = 2;
 			break;
 		}
-		if (!rx("^revision[[:space:]]*(:[^=\n]*)?=[[:space:]]*['\"]([^'\"]+)['\"]", r[k].text, m, 3,
+		if (!lay_rx("^revision[[:space:]]*(:[^=\n]*)?=[[:space:]]*['\"]([^'\"]+)['\"]", r[k].text, m, 3,
 			REG_NEWLINE)) {
 			free(r[k].text);
 			continue;

@@ -19,20 +19,6 @@
 #include "log.h"
 #include "sqlparse.h"
 
-/* regexec with captures; 1 on a match. */
-static int
-rx_match(const char *re, const char *s, regmatch_t *m, size_t nm, int flags)
-{
-	regex_t rx;
-	int hit;
-
-	if (regcomp(&rx, re, REG_EXTENDED | flags) != 0)
-		return 0;
-	hit = regexec(&rx, s, nm, m, 0) == 0;
-	regfree(&rx);
-	return hit;
-}
-
 static char *
 cap_dup(const char *s, const regmatch_t *m)
 {
@@ -102,7 +88,7 @@ flyway_txn(struct lay *l, const char *name)
 	snprintf(conf, sizeof(conf), "%s.conf", name);
 	rel = lay_rel(l, conf);
 	if (lay_is_file(l, rel) && lay_read(l, rel, &text, &len) == 0) {
-		if (rx_match("^[[:space:]]*executeInTransaction[[:space:]]*=[[:space:]]*false", text, m, 1,
+		if (lay_rx("^[[:space:]]*executeInTransaction[[:space:]]*=[[:space:]]*false", text, m, 1,
 			     REG_NEWLINE | REG_ICASE))
 			txn = MC_TXN_NONE;
 		free(text);
@@ -270,7 +256,7 @@ fw_list(struct lay *l, char **names, size_t n, struct fw_file *f)
 		const char *nm = strrchr(names[i], '/') ? strrchr(names[i], '/') + 1 : names[i];
 		char *rel;
 
-		if (rx_match("^([VU])([0-9]+([._][0-9]+)*)__(.+)\\.sql$", nm, m, 5, 0)) {
+		if (lay_rx("^([VU])([0-9]+([._][0-9]+)*)__(.+)\\.sql$", nm, m, 5, 0)) {
 			const char *desc = strstr(nm + m[2].rm_eo, "__") + 2;
 
 			f[k].kind = nm[0];
@@ -282,7 +268,7 @@ fw_list(struct lay *l, char **names, size_t n, struct fw_file *f)
 			f[k].name = lay_strdup(names[i]);
 			k++;
 			continue;
-		} else if (rx_match("^R__(.+)\\.sql$", nm, m, 2, 0)) {
+		} else if (lay_rx("^R__(.+)\\.sql$", nm, m, 2, 0)) {
 			f[k].kind = 'R';
 			f[k].canon = NULL;
 			f[k].shown = lay_strdup("");
@@ -291,8 +277,8 @@ fw_list(struct lay *l, char **names, size_t n, struct fw_file *f)
 			f[k].name = lay_strdup(names[i]);
 			k++;
 			continue;
-		} else if (!rx_match("\\.sql$", nm, m, 1, 0) ||
-			   rx_match("^(before|after)[A-Za-z]+(__.*)?\\.sql$", nm, m, 1, 0))
+		} else if (!lay_rx("\\.sql$", nm, m, 1, 0) ||
+			   lay_rx("^(before|after)[A-Za-z]+(__.*)?\\.sql$", nm, m, 1, 0))
 			continue;	/* not SQL, or a callback (afterMigrate.sql) */
 		rel = lay_rel(l, names[i]);
 		finding(l, MC_SEV_WARN, "style", rel, NULL, -1,
@@ -434,7 +420,7 @@ lay_golang(struct lay *l)
 		regmatch_t m[4];
 		char *end;
 
-		if (!rx_match("^([0-9]+)_(.*)\\.(down|up)\\.sql$", names[i], m, 4, 0))
+		if (!lay_rx("^([0-9]+)_(.*)\\.(down|up)\\.sql$", names[i], m, 4, 0))
 			continue;
 		errno = 0;
 		f[k].v = strtoull(names[i], &end, 10);
@@ -505,7 +491,7 @@ directive(const char *text, size_t from, const char *re, size_t *eol)
 {
 	regmatch_t m[1];
 
-	if (!rx_match(re, text + from, m, 1, REG_NEWLINE))
+	if (!lay_rx(re, text + from, m, 1, REG_NEWLINE))
 		return -1;
 	*eol = from + (size_t) m[0].rm_so;
 	while (text[*eol] && text[*eol] != '\n')
@@ -596,7 +582,7 @@ lay_dbmate(struct lay *l)
 		char *rel, *text;
 		size_t len;
 
-		if (!rx_match("^([0-9]+).*\\.sql$", names[i], m, 2, 0))
+		if (!lay_rx("^([0-9]+).*\\.sql$", names[i], m, 2, 0))
 			continue;
 		rel = lay_rel(l, names[i]);
 		if (lay_read(l, rel, &text, &len) < 0) {
