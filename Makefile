@@ -28,7 +28,7 @@ PGP_BACKUP_USER ?= postgres
 # Debian's directory of the newest version installed, else /usr/bin.
 PG_BINDIR  ?= $(or $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1),/usr/bin)
 
-PKGS     := libpq libcurl libconfig zlib libcrypto libssl json-c
+PKGS     := libpq libcurl libconfig zlib libzstd libcrypto libssl json-c
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
             -Wstrict-prototypes -Wno-format-nonliteral -Wno-format-truncation

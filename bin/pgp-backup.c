@@ -20,7 +20,7 @@
 #include "setup.h"
 
 enum {
-	OPT_REPO = PGP_OPT_FIRST_PRIVATE, OPT_S3_ENDPOINT, OPT_S3_REGION, OPT_ROLE, OPT_COMPRESS_LEVEL,
+	OPT_REPO = PGP_OPT_FIRST_PRIVATE, OPT_S3_ENDPOINT, OPT_S3_REGION, OPT_ROLE, OPT_COMPRESSION, OPT_COMPRESS_LEVEL,
 	OPT_STATE_DIR, OPT_JOBS, OPT_CLEAN, OPT_NO_OWNER, OPT_RESTORE_TEST, OPT_DRY_RUN, OPT_KEEP_LAST,
 	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM, OPT_IN_PLACE,
 	OPT_KEEP_OLD, OPT_TERMINATE
@@ -32,7 +32,7 @@ struct opts {
 	const char *repo, *endpoint, *region, *role, *state_dir, *from;
 	/* As given (NULL: not given), checked by the config getters with the
 	 * rule of their key, as a PGP_BACKUP_* variable or the file would be. */
-	const char *compress_level, *keep[5];	/* last, daily, weekly, monthly, max age */
+	const char *compression, *compress_level, *keep[5];	/* last, daily, weekly, monthly, max age */
 	int jobs, clean, no_owner, restore_test, dry_run, no_prune;
 	int in_place, keep_old, terminate;
 };
@@ -71,7 +71,8 @@ help(FILE *out)
 		"  -c, --config=FILE        configuration file (default " PGP_CONF_DEFAULT_PATH ")\n"
 		"      --format=FORMAT      output format: text or json\n"
 		"      --role=ROLE          pg_dump --role (default: <db>_owner for <db>_backup)\n"
-		"      --compress-level=N   zlib level 0-9 (default 1)\n"
+		"      --compression=HOW    zstd (default), gzip or none\n"
+		"      --compress-level=N   zstd -7..19 (default 1), gzip 0..9 (default 1)\n"
 		"      --state-dir=DIR      state and lock files (default " PGP_STATE_DIR_DEFAULT ")\n"
 		"      --no-prune           backup: skip retention afterwards\n"
 		"      --jobs=N             restore: download first, pg_restore -j N\n"
@@ -108,6 +109,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT},
 		{"s3-region", required_argument, NULL, OPT_S3_REGION},
 		{"role", required_argument, NULL, OPT_ROLE},
+		{"compression", required_argument, NULL, OPT_COMPRESSION},
 		{"compress-level", required_argument, NULL, OPT_COMPRESS_LEVEL},
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"jobs", required_argument, NULL, OPT_JOBS},
@@ -137,6 +139,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		case OPT_S3_ENDPOINT: o->endpoint = optarg; break;
 		case OPT_S3_REGION: o->region = optarg; break;
 		case OPT_ROLE: o->role = optarg; break;
+		case OPT_COMPRESSION: o->compression = optarg; break;
 		case OPT_COMPRESS_LEVEL: o->compress_level = optarg; break;
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_JOBS:
@@ -188,13 +191,38 @@ numbers(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ct
 {
 	long long *keep[5] = {&ctx->keep_last, &ctx->keep_daily, &ctx->keep_weekly, &ctx->keep_monthly,
 			      &ctx->max_age_days};
-	long long level;
 
 	for (int i = 0; i < 5; i++)
 		if (pgp_conf_int(conf, keep_keys[i], keep_options[i], o->keep[i], keep[i]) < 0)
 			return -1;
-	if (pgp_conf_int(conf, "backup.compress_level", "--compress-level", o->compress_level, &level) < 0)
+	return 0;
+}
+
+/*
+ * The compression and its level (unset: the compression's default).  The
+ * key's own check ranges a level by the compression of the file or the
+ * environment; --compression may choose another, so the level is checked
+ * once more against the one chosen.
+ */
+static int
+compression(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
+{
+	const char *name;
+	long long level, lo, hi;
+	int src;
+
+	if (pgp_conf_string(conf, "backup.compression", "--compression", o->compression, &name) < 0 ||
+	    compression_parse(name, &ctx->compression) < 0)
 		return -1;
+	src = pgp_conf_int(conf, "backup.compress_level", "--compress-level", o->compress_level, &level);
+	if (src < 0)
+		return -1;
+	if (src == PGP_CONF_UNSET)
+		level = compression_default_level(ctx->compression);
+	compression_level_range(ctx->compression, &lo, &hi);
+	if (level < lo || level > hi)
+		return pgp_fail("option --compression %s: compression level %lld is out of range (allowed: "
+				"%lld..%lld for %s)", name, level, lo, hi, name);
 	ctx->compress_level = (int) level;
 	return 0;
 }
@@ -224,7 +252,7 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	    pgp_conf_get_string(conf, "backup.pg_bindir", &ctx->pg_bindir) < 0 ||
 	    (!ctx->pg_bindir && pgp_conf_get_string(conf, "programs.pg_bindir", &ctx->pg_bindir) < 0) ||
 	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0 ||
-	    numbers(o, conf, ctx) < 0)
+	    numbers(o, conf, ctx) < 0 || compression(o, conf, ctx) < 0)
 		return -1;
 	ctx->tmp_dir = s ? s : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	if (!repo) {

@@ -138,18 +138,8 @@ check_region(const char *s, char *buf, size_t size)
 	return all_of(s, LOWER DIGITS, LOWER DIGITS "-", 64) ? 0 : -1;
 }
 
-/*
- * backup.compress_level: the range of the compressor in use.  Today that
- * is zlib; a backup.compression key (zstd: -7..22) chooses here.
- */
-static const char *
-compress_level_range(const struct pgp_conf *conf, long long *lo, long long *hi)
-{
-	(void) conf;
-	*lo = 0;
-	*hi = 9;
-	return "zlib";
-}
+/* backup.compress_level: the range of backup.compression's compressor. */
+static const char *compress_level_range(const struct pgp_conf *conf, long long *lo, long long *hi);
 
 #define ANY {PGP_CHECK_ANY, 0, 0, NULL, NULL, NULL}
 #define RANGE(lo, hi) {PGP_CHECK_RANGE, lo, hi, NULL, NULL, NULL}
@@ -980,6 +970,35 @@ look_up(const struct pgp_conf *conf, const char *key, struct lookup *l)
 	if (l->setting && k->type == PGP_CONF_STRING && !*config_setting_get_string(l->setting))
 		l->setting = NULL;
 	l->def = k->default_value;
+}
+
+/*
+ * The compression as the environment or the file set it (the option
+ * --compression is pgp-backup's to check), zstd when unset.  Read
+ * without checks or logging: a bad backup.compression is reported by its
+ * own key's check.  The ranges are libzstd's (-7 as zstd --fast=7; 20 and
+ * up need far more memory) and zlib's.
+ */
+static const char *
+compress_level_range(const struct pgp_conf *conf, long long *lo, long long *hi)
+{
+	const config_setting_t *s = conf && conf->path ? config_lookup(&conf->cfg, "backup.compression") : NULL;
+	const char *c = getenv("PGP_BACKUP_COMPRESSION");
+
+	if ((!c || !*c) && s && config_setting_type(s) == CONFIG_TYPE_STRING)
+		c = config_setting_get_string(s);
+	if (c && !strcasecmp(c, "gzip")) {
+		*lo = 0;
+		*hi = 9;
+		return "gzip";
+	}
+	if (c && !strcasecmp(c, "none")) {
+		*lo = *hi = 0;
+		return "none";
+	}
+	*lo = -7;
+	*hi = 19;
+	return "zstd";
 }
 
 /*

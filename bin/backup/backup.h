@@ -2,8 +2,9 @@
  * pgp-backup's shared pieces.  A repository is a local directory or an
  * S3 prefix, used through one small interface (repo.c); the jobs are in
  * dump.c (backup), catalog.c (list, prune, state), restore.c (verify,
- * restore).  Layout: <repo>/<database>/<id>/{dump.pgdump.gz,
- * globals.sql.gz, manifest.json}; a backup without manifest.json does not
+ * restore).  Layout: <repo>/<database>/<id>/{dump.pgdump.zst,
+ * globals.sql.zst, manifest.json} (.gz for gzip, no suffix for none: the
+ * name table is manifest.c's); a backup without manifest.json does not
  * exist.
  */
 #ifndef PGP_BACKUP_H
@@ -15,13 +16,12 @@
 #include <time.h>
 
 #include "conf.h"
+#include "compress.h"
 #include "conn.h"
 #include "opt.h"
 #include "manifest.h"
 
 #define MANIFEST "manifest.json"
-#define DUMP_OBJECT "dump.pgdump.gz"
-#define GLOBALS_OBJECT "globals.sql.gz"
 
 struct repo;
 struct repo_writer;
@@ -80,6 +80,7 @@ struct backup_ctx {
 	const char *role;		/* pg_dump --role */
 	const char *state_dir;
 	const char *pg_bindir;
+	enum compression compression;	/* backup: how the objects are stored */
 	int compress_level;
 	int dry_run, clean, jobs, no_owner, restore_test, prune_after;
 	int in_place, keep_old, terminate;	/* restore */

@@ -1,6 +1,6 @@
 /*
  * Taking a backup.  pg_dump -Fc -Z0 runs in a snapshot this process
- * exported, its output streams through zlib (gzip format, done here) and
+ * exported, its output streams through the compressor (compress.c) and
  * SHA-256 into the repository with no full-size temporary file, and the
  * per-table row counts are taken in the same snapshot.  The manifest is
  * written last: until it exists the backup does not, so a failure at any
@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <openssl/evp.h>
 
@@ -37,13 +36,12 @@ struct object_info {
 	char sha256[65];
 };
 
-/* zlib + SHA-256 + repository writer, fed chunk by chunk. */
+/* Compressor + SHA-256 + repository writer, fed chunk by chunk. */
 struct stream {
-	z_stream z;
+	struct compressor *z;
 	EVP_MD_CTX *md;
 	struct repo_writer *w;
 	unsigned long long raw, stored;
-	unsigned char out[256 * 1024];
 	int failed;
 };
 
@@ -57,36 +55,22 @@ pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 	return pgp_pgbin_find(&where, name, path, sizeof(path)) == 0 ? path : NULL;
 }
 
+/* The compressor's output: hashed, counted and stored. */
 static int
-stream_flush(struct stream *s, int flush)
+stream_store(void *arg, const void *data, size_t len)
 {
-	do {
-		size_t have;
-		int zrc;
+	struct stream *s = arg;
 
-		s->z.next_out = s->out;
-		s->z.avail_out = sizeof(s->out);
-		zrc = deflate(&s->z, flush);
-		if (zrc == Z_STREAM_ERROR)
-			return pgp_fail("zlib: %s", s->z.msg ? s->z.msg : "stream error");
-		have = sizeof(s->out) - s->z.avail_out;
-		if (have) {
-			EVP_DigestUpdate(s->md, s->out, have);
-			s->stored += have;
-			if (repo_write(s->w, s->out, have) < 0)
-				return -1;
-		}
-	} while (s->z.avail_out == 0);
-	return 0;
+	EVP_DigestUpdate(s->md, data, len);
+	s->stored += len;
+	return repo_write(s->w, data, len);
 }
 
 static int
 stream_feed(struct stream *s, const void *data, size_t len)
 {
-	s->z.next_in = (unsigned char *) data;
-	s->z.avail_in = (unsigned) len;
 	s->raw += len;
-	return stream_flush(s, Z_NO_FLUSH);
+	return compressor_feed(s->z, data, len);
 }
 
 /*
@@ -107,8 +91,9 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	ssize_t n;
 
 	memset(&s, 0, sizeof(s));
-	if (deflateInit2(&s.z, ctx->compress_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return pgp_fail("zlib: cannot start compression");
+	s.z = compressor_new(ctx->compression, ctx->compress_level, stream_store, &s);
+	if (!s.z)
+		return -1;
 	s.md = EVP_MD_CTX_new();
 	if (!s.md || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) || !(s.w = repo_create(ctx->repo, name))) {
 		if (!s.md)
@@ -137,7 +122,7 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	}
 	if (pgp_spawn_finish(child) < 0)
 		s.failed = 1;
-	if (!s.failed && stream_flush(&s, Z_FINISH) < 0)
+	if (!s.failed && compressor_finish(s.z) < 0)
 		s.failed = 1;
 	if (s.failed) {
 		repo_abort(s.w);
@@ -151,11 +136,11 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	info->raw_size = s.raw;
 	for (int i = 0; i < 32; i++)
 		snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
-	deflateEnd(&s.z);
+	compressor_free(s.z);
 	EVP_MD_CTX_free(s.md);
 	return 0;
 fail:
-	deflateEnd(&s.z);
+	compressor_free(s.z);
 	EVP_MD_CTX_free(s.md);
 	return -1;
 }
@@ -256,10 +241,12 @@ manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const 
 	json_object_object_add(m, "end_time", pgp_json_cstring(t));
 	json_object_object_add(m, "duration_s", json_object_new_int64((long long) (end - start)));
 	json_object_object_add(m, "tool", pgp_json_cstring("pgp-backup " PGP_VERSION));
-	json_object_object_add(comp, "algorithm", pgp_json_cstring("gzip"));
+	json_object_object_add(comp, "algorithm", pgp_json_cstring(compression_name(ctx->compression)));
 	json_object_object_add(comp, "level", json_object_new_int(ctx->compress_level));
 	json_object_object_add(m, "compression", comp);
-	json_object_object_add(m, "dump_format", pgp_json_cstring("pg_dump -Fc -Z0, gzip-compressed"));
+	json_object_object_add(m, "dump_format", pgp_json_cstring(ctx->compression == COMPRESS_NONE
+		? "pg_dump -Fc -Z0, not compressed" : ctx->compression == COMPRESS_ZSTD
+		? "pg_dump -Fc -Z0, zstd-compressed" : "pg_dump -Fc -Z0, gzip-compressed"));
 	json_object_object_add(m, "role", pgp_json_cstring(role));
 	for (int i = 0; i < nobjs; i++)
 		json_object_array_add(list, object_json(&objs[i]));
@@ -296,12 +283,19 @@ new_id(struct backup_ctx *ctx, const char *db, time_t *when, char *id, size_t si
 	}
 }
 
+/* The name of this backup's object of kind, as its compression has it. */
+static const char *
+object_name(const struct backup_ctx *ctx, enum object_kind kind)
+{
+	return manifest_object_for(kind, compression_name(ctx->compression))->name;
+}
+
 /* Remove the objects of a failed backup: nothing partial stays visible. */
 static void
 remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
 {
 	/* The manifest first: a PUT that timed out may still have stored it. */
-	static const char *const names[] = {MANIFEST, DUMP_OBJECT, GLOBALS_OBJECT};
+	const char *names[] = {MANIFEST, object_name(ctx, OBJECT_DUMP), object_name(ctx, OBJECT_GLOBALS)};
 	char name[256];
 
 	repo_cleanup(ctx->repo, 1);
@@ -388,7 +382,7 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 			goto fail;
 		snprintf(snaparg, sizeof(snaparg), "--snapshot=%s", snapshot);
 		snprintf(rolearg, sizeof(rolearg), "--role=%s", role ? role : "");
-		snprintf(name, sizeof(name), "%s/%s/%s", db, id, DUMP_OBJECT);
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, object_name(ctx, OBJECT_DUMP));
 		if (stream_command(ctx, argv, &cc, name, &objs[0], scan) < 0)
 			goto fail;
 	}
@@ -405,7 +399,7 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		if (!argv[0])
 			goto fail;
 		/* pg_dumpall reads globals through the database pg_hba lets us into. */
-		snprintf(name, sizeof(name), "%s/%s/%s", db, id, GLOBALS_OBJECT);
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, object_name(ctx, OBJECT_GLOBALS));
 		if (stream_command(ctx, argv, &cc, name, &objs[1], NULL) < 0)
 			goto fail;
 	}

@@ -14,11 +14,27 @@
 
 #include "manifest.h"
 
-/* Every object pgp writes, and nothing else (later formats extend this). */
+/*
+ * Every object pgp writes, and nothing else (later formats extend this):
+ * each compression has its own names, so an object says how it is stored.
+ */
 static const struct object_name object_names[] = {
+	{"dump.pgdump.zst", OBJECT_DUMP, "zstd"},
+	{"globals.sql.zst", OBJECT_GLOBALS, "zstd"},
 	{"dump.pgdump.gz", OBJECT_DUMP, "gzip"},
 	{"globals.sql.gz", OBJECT_GLOBALS, "gzip"},
+	{"dump.pgdump", OBJECT_DUMP, "none"},
+	{"globals.sql", OBJECT_GLOBALS, "none"},
 };
+
+const struct object_name *
+manifest_object_for(enum object_kind kind, const char *compression)
+{
+	for (size_t i = 0; i < sizeof(object_names) / sizeof(object_names[0]); i++)
+		if (object_names[i].kind == kind && !strcmp(object_names[i].compression, compression))
+			return &object_names[i];
+	return NULL;
+}
 
 const struct object_name *
 manifest_object_name(const char *name)

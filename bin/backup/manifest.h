@@ -22,10 +22,12 @@ enum object_kind { OBJECT_DUMP, OBJECT_GLOBALS };
 struct object_name {
 	const char *name;
 	enum object_kind kind;
-	const char *compression;	/* "gzip" */
+	const char *compression;	/* "zstd", "gzip" or "none" */
 };
 /* The table entry for name, or NULL when name is not an allowed object. */
 const struct object_name *manifest_object_name(const char *name);
+/* The name of kind stored with compression, or NULL when there is none. */
+const struct object_name *manifest_object_for(enum object_kind kind, const char *compression);
 
 struct manifest_object {
 	const struct object_name *what;	/* from the table: name, kind */

@@ -23,7 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -36,14 +35,19 @@
 #include "spawn.h"
 #include "sql.h"
 
-/* Reads an object: hash and count it, optionally inflate into fd (and a scan). */
+/*
+ * Reads an object: hash and count it, optionally decompress into fd (and
+ * a scan).  Once the decompression or the write fails the rest is still
+ * read and hashed, so that the report says which: a damaged object (by
+ * its SHA-256, or its own checksum when the manifest agrees) or a reader
+ * (pg_restore) that stopped.
+ */
 struct reader {
 	EVP_MD_CTX *md;
 	unsigned long long size;
-	z_stream z;
-	int inflating, out_fd, failed;
+	struct decompressor *d;		/* NULL: hash only */
+	int out_fd, stopped, out_errno;
 	struct archive_scan *scan;
-	unsigned char buf[256 * 1024];
 };
 
 static int
@@ -62,6 +66,22 @@ write_fd(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* The decompressed object: to the scan and out_fd. */
+static int
+reader_out(void *arg, const void *data, size_t len)
+{
+	struct reader *r = arg;
+
+	if (r->scan)
+		archive_scan_feed(r->scan, data, len);
+	/* A reader gone: decompress on regardless, to see if the object is why. */
+	if (r->out_fd >= 0 && write_fd(r->out_fd, data, len) < 0) {
+		r->out_errno = errno;
+		r->out_fd = -1;
+	}
+	return 0;
+}
+
 static int
 reader_sink(void *arg, const void *data, size_t len)
 {
@@ -69,38 +89,28 @@ reader_sink(void *arg, const void *data, size_t len)
 
 	EVP_DigestUpdate(r->md, data, len);
 	r->size += len;
-	if (!r->inflating)
-		return 0;
-	r->z.next_in = (unsigned char *) data;
-	r->z.avail_in = (unsigned) len;
-	while (r->z.avail_in > 0) {
-		size_t have;
-		int zrc;
-
-		r->z.next_out = r->buf;
-		r->z.avail_out = sizeof(r->buf);
-		zrc = inflate(&r->z, Z_NO_FLUSH);
-		if (zrc != Z_OK && zrc != Z_STREAM_END) {
-			r->failed = 1;
-			return pgp_fail("the dump does not decompress (%s): the object is corrupt",
-					r->z.msg ? r->z.msg : "zlib error");
-		}
-		have = sizeof(r->buf) - r->z.avail_out;
-		if (r->scan)
-			archive_scan_feed(r->scan, r->buf, have);
-		if (r->out_fd >= 0 && write_fd(r->out_fd, r->buf, have) < 0) {
-			r->failed = 1;
-			return pgp_fail("cannot pass the dump on: %s", strerror(errno));
-		}
-		if (zrc == Z_STREAM_END)
-			break;
-	}
+	if (r->d && !r->stopped && decompressor_feed(r->d, data, len) < 0)
+		r->stopped = 1;
 	return 0;
+}
+
+/* Decompression of b's objects is by its manifest's word: -1 (logged) for one unknown. */
+static int
+reader_start(struct reader *r, const struct backup_info *b)
+{
+	enum compression c;
+
+	if (compression_parse(b->m.compression, &c) < 0) {
+		pgp_error("backup %s: compression \"%s\" is not one this pgp-backup reads", b->id, b->m.compression);
+		return -1;
+	}
+	r->d = decompressor_new(c, reader_out, r);
+	return r->d ? 0 : -1;
 }
 
 /*
  * Read one object of a backup and compare it with its manifest entry,
- * inflating into out_fd (-1: none) and scan (NULL: none) on the way.
+ * decompressing into out_fd (-1: none) and scan (NULL: none) on the way.
  * 0, PGP_EXIT_FOUND on a mismatch (logged), PGP_EXIT_FAILED on an error.
  */
 static int
@@ -110,7 +120,7 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 	struct reader r;
 	char name[256], hex[65];
 	unsigned char d[32];
-	int rc;
+	int rc, status;
 
 	memset(&r, 0, sizeof(r));
 	r.out_fd = out_fd;
@@ -121,33 +131,36 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 		pgp_error("out of memory");
 		return PGP_EXIT_FAILED;
 	}
-	r.inflating = out_fd >= 0 || scan;
-	if (r.inflating && inflateInit2(&r.z, 15 + 16) != Z_OK) {
+	if ((out_fd >= 0 || scan) && reader_start(&r, b) < 0) {
 		EVP_MD_CTX_free(r.md);
-		pgp_error("zlib: cannot start decompression");
 		return PGP_EXIT_FAILED;
 	}
 	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj->what->name);
 	rc = repo_read(ctx->repo, name, reader_sink, &r);
+	if (rc == 0 && r.d && !r.stopped)
+		(void) decompressor_finish(r.d);
 	EVP_DigestFinal_ex(r.md, d, NULL);
 	EVP_MD_CTX_free(r.md);
-	if (r.inflating)
-		inflateEnd(&r.z);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	if (rc == 1) {
+	status = PGP_EXIT_FOUND;
+	if (rc == 1)
 		pgp_error("backup %s: object %s is missing", b->id, obj->what->name);
-		return PGP_EXIT_FOUND;
-	}
-	if (rc < 0)
-		return r.failed ? PGP_EXIT_FOUND : PGP_EXIT_FAILED;
-	if (r.size != obj->size || strcmp(hex, obj->sha256) != 0) {
+	else if (rc < 0)
+		status = PGP_EXIT_FAILED;	/* the repository's error, logged */
+	else if (r.size != obj->size || strcmp(hex, obj->sha256) != 0)
 		pgp_error("backup %s: object %s does not match its manifest (%llu bytes, sha256 %.12s..., "
 			  "manifest: %llu bytes, sha256 %.12s...)", b->id, obj->what->name, r.size, hex,
 			  obj->size, obj->sha256);
-		return PGP_EXIT_FOUND;
-	}
-	return PGP_EXIT_OK;
+	else if (r.d && decompressor_error(r.d))
+		pgp_error("backup %s: object %s does not decompress (%s): it is corrupt", b->id, obj->what->name,
+			  decompressor_error(r.d));
+	else if (r.out_errno)
+		pgp_error("cannot pass the dump on: %s", strerror(r.out_errno));
+	else
+		status = PGP_EXIT_OK;
+	decompressor_free(r.d);
+	return status;
 }
 
 /*

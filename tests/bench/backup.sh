@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): on pgbench scale S (100: about 1.5 GB), side by side
 # and interleaved, REPS rounds:
-#   A  pgp-backup backup to S3 (s3rver behind the strict SigV4 front)
-#   L  pgp-backup backup to a local directory
+#   A  pgp-backup backup to S3 (s3rver behind the strict SigV4 front), zstd
+#   G  the same with --compression gzip (level 1), the compression before zstd
+#   L  pgp-backup backup to a local directory (zstd)
 #   B  pg_dump -Fc into a local file
 #   C  pg_dump | gzip -6 | aws s3 cp -   (the usual script, same endpoint)
 #   R1 pgp-backup restore (streamed from S3)   R2 pg_restore from B's file
@@ -37,10 +38,15 @@ for r in $(seq "$reps"); do
 	peak_rss pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench" --s3-endpoint "$S3_ENDPOINT" \
 		--state-dir "$work/state" backup -d service=shop-backup 3>"$work/rss" || echo "A failed"
 	t1=$(now)
+	pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench-gzip" --s3-endpoint "$S3_ENDPOINT" \
+		--state-dir "$work/state" --compression gzip backup -d service=shop-backup || echo "G failed"
+	tg=$(now)
 	pg_dump -Fc -f "$work/local.dump" service=shop-backup --role=shop_owner || echo "B failed"
 	t2=$(now)
+	bytes_b=$(stat -c %s "$work/local.dump")
 	pgp-backup -q -c "$conf" --repo "$work/repo" --state-dir "$work/state" backup -d service=shop-backup || echo "L failed"
 	tl=$(now)
+	bytes_l=$(du -sb "$work/repo" | cut -f1)
 	rm -rf "$work/repo"
 	t2b=$(now)
 	( set -o pipefail; pg_dump -Fp service=shop-backup --role=shop_owner | gzip -6 |
@@ -54,14 +60,17 @@ for r in $(seq "$reps"); do
 	admin -c "CREATE DATABASE r2" >/dev/null
 	pg_restore --exit-on-error -d "${ADMIN/dbname=postgres/dbname=r2}" "$work/local.dump" || echo "R2 failed"
 	t5=$(now)
-	printf 'round %d: A %.1fs (rss %s kB)  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs (rss %s kB)  R2 %.1fs\n' "$r" \
-		"$(echo "$t1-$t0" | bc)" "$(cat "$work/rss")" "$(echo "$t2-$t1" | bc)" "$(echo "$tl-$t2" | bc)" "$(echo "$t3-$t2" | bc)" \
-		"$(echo "$t4-$t3" | bc)" "$(cat "$work/rss2")" "$(echo "$t5-$t4" | bc)" | tee -a "$work/rounds"
+	printf 'round %d: A %.1fs (rss %s kB)  G %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs (rss %s kB)  R2 %.1fs  bytes L/B %.2f\n' "$r" \
+		"$(echo "$t1-$t0" | bc)" "$(cat "$work/rss")" "$(echo "$tg-$t1" | bc)" "$(echo "$t2-$tg" | bc)" "$(echo "$tl-$t2" | bc)" \
+		"$(echo "$t3-$t2" | bc)" "$(echo "$t4-$t3" | bc)" "$(cat "$work/rss2")" "$(echo "$t5-$t4" | bc)" \
+		"$(echo "$bytes_l / $bytes_b" | bc -l)" | tee -a "$work/rounds"
 done
 awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { sub(/s$/, "", $i); v[$(i-1)] += $i; n[$(i-1)]++ } }
 END {
-	a = v["A"]/n["A"]; b = v["B"]/n["B"]; l = v["L"]/n["L"]; c = v["C"]/n["C"]; r1 = v["R1"]/n["R1"]; r2 = v["R2"]/n["R2"]
-	printf "\nmeans: A %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs  R2 %.1fs\n", a, b, l, c, r1, r2
+	a = v["A"]/n["A"]; g = v["G"]/n["G"]; b = v["B"]/n["B"]; l = v["L"]/n["L"]; c = v["C"]/n["C"]
+	r1 = v["R1"]/n["R1"]; r2 = v["R2"]/n["R2"]
+	printf "\nmeans: A %.1fs  G %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs  R2 %.1fs\n", a, g, b, l, c, r1, r2
+	printf "pgp-backup to S3, zstd / gzip:                  %.2f\n", a / g
 	printf "pgp-backup to a local directory / pg_dump -Fc to a local file: %.2f\n", l / b
 	printf "pgp-backup to S3 / pg_dump -Fc to a local file: %.2f (want <= 1)\n", a / b
 	printf "pg_dump|gzip -6|aws s3 cp / pgp-backup to S3:   %.2f (want >= 1.5)\n", c / a

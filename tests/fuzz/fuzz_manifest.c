@@ -57,7 +57,8 @@ clean_field(const char *s, size_t size)
 static void
 check_invariants(const struct manifest *m)
 {
-	static const char *const allowed[] = {"dump.pgdump.gz", "globals.sql.gz"};
+	static const char *const allowed[] = {"dump.pgdump.zst", "globals.sql.zst", "dump.pgdump.gz",
+					      "globals.sql.gz", "dump.pgdump", "globals.sql"};
 	int have_dump = 0;
 
 	if (m->nobjects < 1 || m->nobjects > MANIFEST_MAX_OBJECTS)
@@ -74,6 +75,10 @@ check_invariants(const struct manifest *m)
 			violated("object name not allowed");
 		if (manifest_object_name(o->what->name) != o->what)
 			violated("object entry not from the name table");
+		/* A reader decompresses by the manifest's word: the name must agree. */
+		if (strcmp(o->what->compression, m->compression) != 0 ||
+		    manifest_object_for(o->what->kind, m->compression) != o->what)
+			violated("object name does not match the compression");
 		if (!lower_hex64(o->sha256))
 			violated("sha256 is not 64 lowercase hex digits");
 		for (size_t k = 0; k < i; k++)

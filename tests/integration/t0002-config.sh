@@ -158,7 +158,7 @@ bad_value() {
 	done
 }
 bad_value 'backup = {\n  compress_level = 42;\n};\n' \
-	'2: key "backup.compress_level" is 42, out of range (allowed: 0..9 for zlib)'
+	'2: key "backup.compress_level" is 42, out of range (allowed: -7..19 for zstd)'
 bad_value 'create = {\n  pooler_port = 70000;\n};\n' \
 	'2: key "create.pooler_port" is 70000, out of range (allowed: 1..65535)'
 bad_value 'create = {\n  pooler_port = 0;\n};\n' \
@@ -237,8 +237,8 @@ is "$RC:$ERR" '2:pgp-backup: error: environment variable PGP_CREATE_POOLER_PORT 
 PGP_CONNECTION_CONNECT_TIMEOUT=10s run pgp-alert -c /dev/null
 is "$RC:$ERR" '3:pgp-alert: error: environment variable PGP_CONNECTION_CONNECT_TIMEOUT is "10s", not an integer (allowed: 1..3600)' \
 	"pgp-alert: a bad variable is UNKNOWN"
-run pgp-backup -c /dev/null --repo "$dir/repo" --compress-level 10 list
-is "$RC:$ERR" '2:pgp-backup: error: option --compress-level is 10, out of range (allowed: 0..9 for zlib)' \
+run pgp-backup -c /dev/null --repo "$dir/repo" --compress-level 20 list
+is "$RC:$ERR" '2:pgp-backup: error: option --compress-level is 20, out of range (allowed: -7..19 for zstd)' \
 	"--compress-level has the key's range"
 run pgp-backup -c /dev/null --repo "$dir/repo" --keep-last -1 list
 is "$RC:$ERR" '2:pgp-backup: error: option --keep-last is -1, out of range (allowed: 0..100000)' \

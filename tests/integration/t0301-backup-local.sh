@@ -2,7 +2,9 @@
 # pgp-backup into a local directory: backup through pgp-create's backup
 # role, manifest and state file, list, verify, restore (streamed and with
 # --jobs, and with plain pg_restore), locking, retention, and faults:
-# pg_dump killed mid-stream, a full disk, a flipped byte.
+# pg_dump killed mid-stream, a full disk, a flipped byte, a truncated
+# object.  zstd is the default; at the end gzip, zstd and none side by
+# side in one repository, and the compression level's range.
 . "$(dirname "$0")/lib.sh"
 backup_fixture 1
 repo=$BDIR/repo
@@ -16,7 +18,9 @@ id=$(ls "$repo/shop")
 like "$id" '^[0-9]{8}T[0-9]{6}Z$' "the id is YYYYMMDDTHHMMSSZ"
 m=$(cat "$repo/shop/$id/manifest.json")
 is "$(json_get "$m" 'd["role"]')" shop_owner "dumped as the owner (pg_dump --role) for large objects"
-is "$(json_get "$m" 'sorted(o["name"] for o in d["objects"])')" '["dump.pgdump.gz", "globals.sql.gz"]' "two objects"
+is "$(json_get "$m" 'sorted(o["name"] for o in d["objects"])')" '["dump.pgdump.zst", "globals.sql.zst"]' "two objects, zstd by default"
+is "$(json_get "$m" 'd["compression"]["algorithm"], d["compression"]["level"]')" "('zstd', 1)" "the manifest says zstd, level 1"
+ok "the dump is a valid zstd stream (Debian's zstd)" -- zstd -q -t "$repo/shop/$id/dump.pgdump.zst"
 is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="pgbench_accounts"][0]')" 100000 "row counts in the manifest"
 is "$(json_get "$m" '[t["rows"] for t in d["tables"] if t["table"]=="tenant_docs"][0]')" 3 "every row of the RLS table"
 is "$(json_get "$m" 'd["rows_counted_from"]')" archive "rows counted in the archive as it streamed"
@@ -28,7 +32,7 @@ done < <(json_get "$m" '"\n".join("%s|%s|%s" % (t["schema"], t["table"], t["rows
 is "$mismatch" 0 "every table's count from the archive equals count(*)"
 is "$(json_get "$m" 'len(d["tables"])')" "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop}" -c "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")" \
 	"and every table is there"
-is "$(sha256sum "$repo/shop/$id/dump.pgdump.gz" | cut -d' ' -f1)" "$(json_get "$m" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.gz"][0]')" \
+is "$(sha256sum "$repo/shop/$id/dump.pgdump.zst" | cut -d' ' -f1)" "$(json_get "$m" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.zst"][0]')" \
 	"the manifest's SHA-256 is the file's"
 like "$(json_get "$m" 'd["start_time"]')" '^[0-9-]{10}T[0-9:]{8}Z$' "RFC 3339 UTC times"
 st=$(cat "$state/backup-shop.json")
@@ -89,9 +93,13 @@ is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_par}" -c "SELECT count(
 	"and the large object"
 admin -c "CREATE DATABASE plain_copy" >/dev/null
 last=$(ls "$repo/shop" | tail -1)
-gunzip -c "$repo/shop/$last/dump.pgdump.gz" | pg_restore -d "${ADMIN/dbname=postgres/dbname=plain_copy}" 2>/dev/null
+# As pgp-backup(1) shows it, RESTORE WITHOUT PGP.
+zstd -dc "$repo/shop/$last/dump.pgdump.zst" | pg_restore -d "${ADMIN/dbname=postgres/dbname=plain_copy}" 2>/dev/null
 is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_copy}" -c "SELECT count(*) FROM docs")" 5000 \
-	"without pgp: gunzip | pg_restore restores it"
+	"without pgp: zstd -dc | pg_restore restores it"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_copy}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+	"every row"
+like "$(zstd -dc "$repo/shop/$last/globals.sql.zst")" "CREATE ROLE" "and zstd -dc reads the globals"
 
 # Cron overlap: a second backup while one holds the lock exits 4 at once.
 lockfile=$(ls "$state"/backup-shop-*.lock)
@@ -142,11 +150,47 @@ else
 fi
 
 # A flipped byte is found and named.
-obj=$repo/shop/$last/dump.pgdump.gz
-python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(1000); b=f.read(1); f.seek(1000); f.write(bytes([b[0]^0xff]))" "$obj"
+obj=$repo/shop/$last/dump.pgdump.zst
+cp "$obj" "$BDIR/good.zst"; cp "$repo/shop/$last/manifest.json" "$BDIR/good.json"
+flip() { python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^0xff]))" "$@"; }
+flip "$obj" 1000
 run pb verify "$last" --database shop
 is "$RC" 1 "a flipped byte: verify exits 1"
-like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
+like "$ERR" "object dump.pgdump.zst does not match its manifest" "naming the object"
+run pb restore "$last" -d "$ADMIN" --database shop_flipped
+is "$RC" 1 "restore of it exits 1"
+like "$ERR" "object dump.pgdump.zst" "naming the object"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname IN ('shop_flipped') OR datname LIKE 'pgp_restore%'")" 0 \
+	"and leaves no database behind"
+# The same damage with a manifest that agrees (its SHA-256 rewritten): the
+# zstd frame itself refuses it, so no shorter or altered dump is restored.
+rehash() {
+	python3 - "$repo/shop/$last/manifest.json" "$obj" <<'PY'
+import hashlib, json, os, sys
+m = json.load(open(sys.argv[1])); data = open(sys.argv[2], "rb").read()
+for o in m["objects"]:
+    if o["name"] == os.path.basename(sys.argv[2]):
+        o["size"] = len(data); o["sha256"] = hashlib.sha256(data).hexdigest()
+open(sys.argv[1], "w").write(json.dumps(m, indent=2))
+PY
+}
+rehash
+run pb verify "$last" --database shop --restore-test -d "$ADMIN"
+is "$RC" 1 "a flipped byte the manifest agrees with: verify --restore-test exits 1"
+like "$ERR" "object dump.pgdump.zst does not decompress \\(zstd: .*\\): it is corrupt" "naming the object and zstd's reason"
+# Truncated: by size and hash, and by the frame when the manifest agrees.
+head -c 20000 "$BDIR/good.zst" >"$obj"; cp "$BDIR/good.json" "$repo/shop/$last/manifest.json"
+run pb verify "$last" --database shop
+is "$RC" 1 "a truncated .zst: verify exits 1"
+like "$ERR" "object dump.pgdump.zst does not match its manifest \\(20000 bytes" "naming the object and its size"
+rehash
+run pb restore "$last" -d "$ADMIN" --database shop_cut
+is "$RC" 1 "a truncated .zst the manifest agrees with: restore exits 1"
+like "$ERR" "object dump.pgdump.zst does not decompress \\(zstd: the stream ends early \\(truncated\\)\\)" \
+	"saying it is truncated"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname IN ('shop_cut') OR datname LIKE 'pgp_restore%'")" 0 \
+	"and leaves no database behind"
+cp "$BDIR/good.json" "$repo/shop/$last/manifest.json"; cp "$BDIR/good.zst" "$obj"; flip "$obj" 1000
 
 # Leftovers of a run killed outright (no manifest) are swept by prune.
 mkdir -p "$repo/shop/20200101T000000Z"
@@ -201,4 +245,71 @@ is "$(ls "$repo/shop" | wc -l)" "$((total - want))" "and deletes exactly those"
 ok "the newest backup is kept" -- test -f "$repo/shop/$last/manifest.json"
 run pb prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
 is "$(ls "$repo/shop")" "$last" "--keep-last 1 keeps only the newest"
+
+# gzip, zstd and none side by side in one repository, and a gzip backup
+# as every pgp-backup before zstd wrote it (its manifest says gzip).
+psql -X -q service=shop-migrator -c "DROP TABLE noise" >/dev/null
+mixed=$BDIR/mixed
+pm() { pgp-backup -c /dev/null --repo "$mixed" --state-dir "$state" "$@"; }
+declare -A cid
+for c in gzip zstd none; do
+	run pm --compression "$c" backup -d service=shop-backup --no-prune
+	is "$RC" 0 "$c: backup"
+	cid[$c]=$(ls "$mixed/shop" | tail -1)
+done
+ok "gzip: dump.pgdump.gz, a gzip stream" -- gzip -t "$mixed/shop/${cid[gzip]}/dump.pgdump.gz"
+ok "zstd: dump.pgdump.zst, a zstd stream" -- zstd -q -t "$mixed/shop/${cid[zstd]}/dump.pgdump.zst"
+ok "none: dump.pgdump, pg_dump's own archive" -- pg_restore -l "$mixed/shop/${cid[none]}/dump.pgdump"
+ok "none: globals.sql as pg_dumpall wrote it" -- grep -q "CREATE ROLE" "$mixed/shop/${cid[none]}/globals.sql"
+is "$(json_get "$(cat "$mixed/shop/${cid[gzip]}/manifest.json")" 'd["compression"]["algorithm"], d["compression"]["level"]')" \
+	"('gzip', 1)" "gzip: the manifest says gzip, level 1"
+is "$(json_get "$(cat "$mixed/shop/${cid[none]}/manifest.json")" 'sorted(o["name"] for o in d["objects"])')" \
+	'["dump.pgdump", "globals.sql"]' "none: the objects carry no suffix"
+run pm list --format json
+is "$(json_get "$OUT" 'len([b for b in d["backups"] if b["status"] == "ok"])')" 3 "list: all three"
+for c in gzip zstd none; do
+	run pm verify "${cid[$c]}" --database shop --restore-test -d "$ADMIN"
+	is "$RC" 0 "$c: verify --restore-test"
+	run pm restore "${cid[$c]}" -d "$ADMIN" --database "mixed_$c"
+	is "$RC" 0 "$c: restore"
+	is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=mixed_$c}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+		"$c: every row restored"
+done
+run pm restore "${cid[zstd]}" -d "$ADMIN" --database mixed_zstd_par --jobs 2
+is "$RC" 0 "zstd: restore --jobs 2 (decompressed to a file first)"
+admin -c "CREATE DATABASE plain_gzip" >/dev/null
+gunzip -c "$mixed/shop/${cid[gzip]}/dump.pgdump.gz" | pg_restore -d "${ADMIN/dbname=postgres/dbname=plain_gzip}" 2>/dev/null
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_gzip}" -c "SELECT count(*) FROM docs")" 5000 \
+	"without pgp: gunzip | pg_restore still restores a gzip backup"
+run pm prune --database shop --keep-last 2 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+is "$RC" 0 "prune of the mixed repository"
+ok "deletes the oldest (gzip) whole" -- test ! -e "$mixed/shop/${cid[gzip]}"
+run pm prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+ok "then zstd" -- test ! -e "$mixed/shop/${cid[zstd]}"
+is "$(ls "$mixed/shop/${cid[none]}" | sort | tr '\n' ' ')" "dump.pgdump globals.sql manifest.json " "and keeps the newest (none)"
+
+# A level out of the chosen compression's range: a config error with file:line.
+printf 'backup = {\n  compression = "gzip";\n  compress_level = 20;\n};\n' >"$BDIR/level.conf"
+run pgp-backup -c "$BDIR/level.conf" --repo "$mixed" list
+is "$RC:$ERR" "2:pgp-backup: error: $BDIR/level.conf:3: key \"backup.compress_level\" is 20, out of range (allowed: 0..9 for gzip)" \
+	"compress_level = 20 with gzip: file:line and the range"
+printf 'backup = {\n  compress_level = 20;\n};\n' >"$BDIR/level.conf"
+run pgp-backup -c "$BDIR/level.conf" --repo "$mixed" list
+is "$RC:$ERR" "2:pgp-backup: error: $BDIR/level.conf:2: key \"backup.compress_level\" is 20, out of range (allowed: -7..19 for zstd)" \
+	"20 with zstd, the default: its range"
+printf 'backup = {\n  compress_level = -7;\n};\n' >"$BDIR/level.conf"
+run pgp-backup -c "$BDIR/level.conf" --repo "$mixed" list
+is "$RC" 0 "-7 with zstd is fine"
+PGP_BACKUP_COMPRESSION=gzip run pgp-backup -c "$BDIR/level.conf" --repo "$mixed" list
+is "$RC:$ERR" "2:pgp-backup: error: $BDIR/level.conf:2: key \"backup.compress_level\" is -7, out of range (allowed: 0..9 for gzip)" \
+	"PGP_BACKUP_COMPRESSION chooses the range too"
+run pgp-backup -c "$BDIR/level.conf" --repo "$mixed" --compression gzip list
+is "$RC:$ERR" "2:pgp-backup: error: option --compression gzip: compression level -7 is out of range (allowed: 0..9 for gzip)" \
+	"--compression checks the level against its own range"
+run pgp-backup -c /dev/null --repo "$mixed" --compression lz4 list
+is "$RC:$ERR" '2:pgp-backup: error: option --compression is "lz4" (allowed: zstd, gzip, none)' \
+	"an unknown compression: the words"
+run pgp-backup -c /dev/null --repo "$mixed" --compression none --compress-level 3 list
+is "$RC:$ERR" "2:pgp-backup: error: option --compression none: compression level 3 is out of range (allowed: 0..0 for none)" \
+	"none takes no level"
 done_testing

@@ -7,9 +7,10 @@
 need /usr/bin/aws "Debian's awscli"
 s3_start
 backup_fixture 1
-# About 20MB that does not compress: at least three 5 MiB parts.
+# About 30MB that does not compress (to zstd, hex text halves): at least
+# three 5 MiB parts.
 psql -X -q service=shop-migrator -c "CREATE TABLE noise (b bytea)" \
-	-c "INSERT INTO noise SELECT decode(string_agg(md5(random()::text || g), ''), 'hex') FROM generate_series(1, 160000) g, generate_series(1, 4) r GROUP BY r" >/dev/null
+	-c "INSERT INTO noise SELECT decode(string_agg(md5(random()::text || g), ''), 'hex') FROM generate_series(1, 160000) g, generate_series(1, 6) r GROUP BY r" >/dev/null
 state=$BDIR/state
 conf=$BDIR/s3.conf
 printf 'backup = { s3_part_size_mb = 5; s3_attempts = 2; };\n' >"$conf"
@@ -24,15 +25,15 @@ id=$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')
 
 run aws_cli s3 ls --recursive "s3://$S3_BUCKET/pgp/shop/"
 like "$OUT" "pgp/shop/$id/manifest.json" "awscli lists the manifest"
-like "$OUT" "pgp/shop/$id/dump.pgdump.gz" "and the dump"
+like "$OUT" "pgp/shop/$id/dump.pgdump.zst" "and the dump"
 dl=$(mktemp -d /tmp/pgpdl.XXXXXX)
 at_exit "rm -rf '$dl'"
-aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$id/dump.pgdump.gz" "$dl/dump.gz" >/dev/null 2>&1
+aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$id/dump.pgdump.zst" "$dl/dump.zst" >/dev/null 2>&1
 aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$id/manifest.json" "$dl/manifest.json" >/dev/null 2>&1
-is "$(sha256sum "$dl/dump.gz" | cut -d' ' -f1)" \
-	"$(json_get "$(cat "$dl/manifest.json")" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.gz"][0]')" \
+is "$(sha256sum "$dl/dump.zst" | cut -d' ' -f1)" \
+	"$(json_get "$(cat "$dl/manifest.json")" '[o["sha256"] for o in d["objects"] if o["name"]=="dump.pgdump.zst"][0]')" \
 	"awscli's copy matches the manifest's SHA-256"
-ok "and is a valid gzip stream" -- gzip -t "$dl/dump.gz"
+ok "and is a valid zstd stream (Debian's zstd)" -- zstd -q -t "$dl/dump.zst"
 
 run pb list --format json --database shop
 is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list from S3"
@@ -127,10 +128,39 @@ run pb list --format json --database shop
 is "$(json_get "$OUT" 'len(d["backups"])')" 1 "nothing half-uploaded is listed"
 
 # A byte flipped in an object s3rver stores.
-obj=$(find "$S3_DATA" -path "*$id*" -name 'globals.sql.gz._S3rver_object' | head -1)
+obj=$(find "$S3_DATA" -path "*$id*" -name 'globals.sql.zst._S3rver_object' | head -1)
 ok "found the stored object" -- test -f "$obj"
 python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(20); b=f.read(1); f.seek(20); f.write(bytes([b[0]^0xff]))" "$obj"
 run pb verify latest --database shop
 is "$RC" 1 "a corrupt object: verify exits 1"
-like "$ERR" "object globals.sql.gz does not match its manifest" "naming it"
+like "$ERR" "object globals.sql.zst does not match its manifest" "naming it"
+
+# zstd, gzip and none side by side in one S3 prefix: list, verify, restore, prune.
+psql -X -q service=shop-migrator -c "DROP TABLE noise" >/dev/null
+p2() { pgp-backup -c "$conf" --repo "s3://$S3_BUCKET/mixed" --s3-endpoint "$S3_ENDPOINT" --state-dir "$state" "$@"; }
+declare -A cid
+for c in gzip zstd none; do
+	run p2 --compression "$c" backup -d service=shop-backup --no-prune
+	is "$RC" 0 "$c: backup to S3"
+	cid[$c]=$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')
+done
+run aws_cli s3 ls --recursive "s3://$S3_BUCKET/mixed/shop/"
+like "$OUT" "${cid[gzip]}/dump.pgdump.gz" "gzip: dump.pgdump.gz"
+like "$OUT" "${cid[zstd]}/dump.pgdump.zst" "zstd: dump.pgdump.zst"
+like "$OUT" "${cid[none]}/dump.pgdump\$" "none: dump.pgdump"
+run p2 list --format json --database shop
+is "$(json_get "$OUT" 'len([b for b in d["backups"] if b["status"] == "ok"])')" 3 "list: all three"
+for c in gzip zstd none; do
+	run p2 verify "${cid[$c]}" --database shop --restore-test -d "$ADMIN"
+	is "$RC" 0 "$c: verify --restore-test from S3"
+done
+run p2 restore "${cid[gzip]}" -d "$ADMIN" --database from_s3_gzip
+is "$RC" 0 "gzip: restore from S3"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=from_s3_gzip}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+	"with every row"
+run p2 prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+is "$RC" 0 "prune"
+run aws_cli s3 ls --recursive "s3://$S3_BUCKET/mixed/shop/"
+is "$(printf '%s\n' "$OUT" | grep -c "${cid[gzip]}\|${cid[zstd]}")" 0 "deletes the gzip and zstd backups whole"
+like "$OUT" "${cid[none]}/manifest.json" "keeps the newest"
 done_testing

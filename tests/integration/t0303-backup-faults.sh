@@ -45,7 +45,7 @@ a negative size|dump(dict(m, objects=[dict(o, size=-1) for o in m["objects"]]))
 a NUL in a name|dump(dict(m, objects=[dict(o, name=o["name"] + "\u0000x") for o in m["objects"]]))
 a newline in a name|dump(dict(m, objects=[dict(o, name=o["name"] + "\nx") for o in m["objects"]]))
 a name outside the repository|dump(dict(m, objects=[dict(o, name="../../../../../../../../etc/passwd") if o["name"].startswith("dump") else o for o in m["objects"]]))
-another backup's object|dump(dict(m, objects=[dict(o, name="../%s/dump.pgdump.gz" % OLD) if o["name"].startswith("dump") else o for o in m["objects"]]))
+another backup's object|dump(dict(m, objects=[dict(o, name="../%s/dump.pgdump.zst" % OLD) if o["name"].startswith("dump") else o for o in m["objects"]]))
 an object listed twice|dump(dict(m, objects=m["objects"] + m["objects"][:1]))
 rows of the wrong type|dump(dict(m, tables=[dict(x, rows="many") for x in m["tables"]]))
 a size too big for any disk|re.sub(r'("size":\s*)\d+', r'\g<1>99999999999999999999999', t, count=1)
@@ -95,8 +95,8 @@ rm "$r/shop/$new/manifest.json" && mkdir "$r/shop/$new/manifest.json"
 run pgp-backup -c /dev/null --repo "$r" --state-dir "$state" prune --database shop
 is "$RC" 1 "manifest.json a directory: prune exits 1"
 like "$ERR" "backup shop/$new: unreadable manifest: manifest.json is not a regular file" "naming it"
-ok "its dump is not swept as a leftover" -- test -f "$r/shop/$new/dump.pgdump.gz"
-ok "nor its globals" -- test -f "$r/shop/$new/globals.sql.gz"
+ok "its dump is not swept as a leftover" -- test -f "$r/shop/$new/dump.pgdump.zst"
+ok "nor its globals" -- test -f "$r/shop/$new/globals.sql.zst"
 run pgp-backup -c /dev/null --repo "$r" --state-dir "$state" list
 like "$OUT" "$new .* unreadable" "list shows it as unreadable"
 
@@ -112,18 +112,18 @@ is "$RC" 1 "verify latest of a failed backup: exit 1"
 like "$ERR" "backup shop/$new: its manifest says the backup failed" "saying so"
 run pgp-backup -c /dev/null --repo "$r" --state-dir "$state" prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
 is "$RC" 1 "prune with --keep-last 1 past a failed newest: exit 1"
-ok "the failed one is kept" -- test -f "$r/shop/$new/dump.pgdump.gz"
+ok "the failed one is kept" -- test -f "$r/shop/$new/dump.pgdump.zst"
 ok "the newest good one is kept" -- test -f "$r/shop/$mid/manifest.json"
 ok "an older good one goes" -- test ! -e "$r/shop/$old"
 
 # Only ids are touched: a directory that is not an id survives prune.
 mkdir -p "$repo/shop/notanid" "$repo/shop/2020"
-echo keep >"$repo/shop/notanid/dump.pgdump.gz"
+echo keep >"$repo/shop/notanid/dump.pgdump.zst"
 echo keep >"$repo/shop/2020/x"
 echo keep >"$repo/shop/README"
 run pb prune --database shop
 is "$RC" 0 "prune of a repository with foreign files"
-ok "leaves a non-id directory alone" -- test -f "$repo/shop/notanid/dump.pgdump.gz"
+ok "leaves a non-id directory alone" -- test -f "$repo/shop/notanid/dump.pgdump.zst"
 ok "and a short one" -- test -f "$repo/shop/2020/x"
 ok "and a file" -- test -f "$repo/shop/README"
 rm -rf "$repo/shop/notanid" "$repo/shop/2020" "$repo/shop/README"
@@ -136,28 +136,29 @@ like "$ERR" "backup shop/$old: unreadable manifest" "with that line"
 latest=$(ls "$repo/shop" | sort | tail -1)
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" ok "the new backup is recorded as good"
 is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')" "$latest" "as the last good one"
-ok "the damaged backup's dump is still there" -- test -f "$repo/shop/$old/dump.pgdump.gz"
+ok "the damaged backup's dump is still there" -- test -f "$repo/shop/$old/dump.pgdump.zst"
 cp "$BDIR/pristine/shop/$old/manifest.json" "$repo/shop/$old/manifest.json"
 
-# A tampered object that is still valid gzip, with the same rows: only the
-# SHA-256 can tell.  It must never reach the target.
+# A tampered object that is still valid zstd (the default), with the same
+# rows: only the SHA-256 can tell.  It must never reach the target.
 tampered=$BDIR/tampered
 rm -rf "$tampered" && cp -a "$BDIR/pristine" "$tampered"
-python3 - "$tampered/shop/$new/dump.pgdump.gz" <<'PY'
-import gzip, sys
-p = sys.argv[1]
-d = gzip.decompress(open(p, "rb").read())
-a, b = b'"tags": ["a", 17]}', b'"tags": ["b", 17]}'
+tamper() {	# FILE DECOMPRESS COMPRESS: one row changed, recompressed
+	$2 <"$1" | python3 -c '
+import sys
+d = sys.stdin.buffer.read()
+a, b = b"\"tags\": [\"a\", 17]}", b"\"tags\": [\"b\", 17]}"
 assert d.count(a) == 1, "fixture row not found"
-open(p, "wb").write(gzip.compress(d.replace(a, b), 1))
-PY
+sys.stdout.buffer.write(d.replace(a, b))' | $3 >"$1.new" && mv "$1.new" "$1"
+}
+tamper "$tampered/shop/$new/dump.pgdump.zst" "zstd -q -dc" "zstd -q -1 -c"
 tp() { pgp-backup -c /dev/null --repo "$tampered" --state-dir "$state" "$@"; }
 run pb restore "$new" -d "$ADMIN" --database target
 is "$RC" 0 "a target restored from the good backup"
 shop target -c "CREATE TABLE marker (x int); INSERT INTO marker VALUES (42)"
 run tp restore "$new" -d "$ADMIN" --database target --clean
 is "$RC" 1 "tampered dump over an existing database with --clean: exit 1"
-like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
+like "$ERR" "object dump.pgdump.zst does not match its manifest" "naming the object"
 is "$(shop target -c "SELECT x FROM marker")" 42 "the target is untouched"
 is "$(shop target -c "SELECT body->'tags'->>0 FROM docs WHERE id = 17")" a "no tampered row in it"
 is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgp\_%'")" 0 "the scratch database is dropped"
@@ -170,6 +171,17 @@ is "$(shop target -c "SELECT x FROM marker")" 42 "verified before the target was
 run tp restore "$new" -d "$ADMIN" --database fresh --jobs 2
 is "$RC" 1 "--jobs 2 (download first): exit 1"
 is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname = 'fresh' OR datname LIKE 'pgp\_%'")" 0 "nothing created"
+# The same with gzip, the compression of every backup made before zstd.
+gzr=$BDIR/gzrepo
+gp() { pgp-backup -c /dev/null --repo "$gzr" --state-dir "$BDIR/gzstate" "$@"; }
+run gp --compression gzip backup -d service=shop-backup
+is "$RC" 0 "a gzip backup"
+gid=$(ls "$gzr/shop")
+tamper "$gzr/shop/$gid/dump.pgdump.gz" "gzip -dc" "gzip -1 -c"
+run gp restore "$gid" -d "$ADMIN" --database target --clean
+is "$RC" 1 "a tampered gzip dump: exit 1"
+like "$ERR" "object dump.pgdump.gz does not match its manifest" "naming the object"
+is "$(shop target -c "SELECT x FROM marker")" 42 "the target is untouched"
 
 # Row counts the data does not have (a manifest altered, or a dump cut
 # short): the restore test of the copy fails, the target is untouched.
@@ -323,7 +335,7 @@ is "$(admin -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WH
 vfake=$BDIR/vanishbin
 mkdir -p "$vfake"
 ln -sf "$PG_BINDIR/pg_dump" "$vfake/pg_dump"
-printf '#!/bin/sh\nfor d in "%s"/shop/*/; do [ -e "$d/manifest.json" ] || rm -f "$d/dump.pgdump.gz"; done\nexec "%s/pg_dumpall" "$@"\n' \
+printf '#!/bin/sh\nfor d in "%s"/shop/*/; do [ -e "$d/manifest.json" ] || rm -f "$d/dump.pgdump.zst"; done\nexec "%s/pg_dumpall" "$@"\n' \
 	"$repo" "$PG_BINDIR" >"$vfake/pg_dumpall"
 chmod +x "$vfake/pg_dumpall"
 printf 'backup = { pg_bindir = "%s"; };\n' "$vfake" >"$BDIR/vanish.conf"

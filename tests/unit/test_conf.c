@@ -444,8 +444,8 @@ test_given(void)
 	is_int(n, -7, "and nothing is stored");
 	ok(strstr(err, "option --keep-last is \"abc\", not an integer (allowed: 0..100000)") != NULL,
 	   "an option's message names it and the range: %s", err);
-	ok(strstr(err, "option --compress-level is 42, out of range (allowed: 0..9 for zlib)") != NULL,
-	   "a level out of range: the range of the compressor");
+	ok(strstr(err, "option --compress-level is 42, out of range (allowed: -7..19 for zstd)") != NULL,
+	   "a level out of range: the range of the compressor (zstd by default)");
 	ok(strstr(err, "option --workload is \"batch\" (allowed: web, oltp, dw, desktop, mixed)") != NULL,
 	   "a word not allowed: the words");
 	pgp_conf_free(conf);
@@ -773,6 +773,51 @@ test_include(void)
 	pgp_conf_free(conf);
 }
 
+/* backup.compress_level's range follows backup.compression, from the file or the environment. */
+static void
+test_compress_level(void)
+{
+	struct pgp_conf *conf = NULL;
+	char err[1024];
+	long long n = 0;
+	int rc;
+
+	rc = load_text("backup = {\n  compression = \"gzip\";\n  compress_level = 20;\n};\n", 0600, &conf, err,
+		       sizeof(err));
+	ok(rc < 0 && starts(err, ":3: key \"backup.compress_level\" is 20, out of range (allowed: 0..9 for gzip)"),
+	   "20 with gzip: file:line and gzip's range: %s", err);
+	pgp_conf_free(conf);
+	conf = NULL;
+	rc = load_text("backup = {\n  compress_level = 20;\n  compression = \"zstd\";\n};\n", 0600, &conf, err,
+		       sizeof(err));
+	ok(rc < 0 && starts(err, ":2: key \"backup.compress_level\" is 20, out of range (allowed: -7..19 for zstd)"),
+	   "20 with zstd, set after it: zstd's range: %s", err);
+	pgp_conf_free(conf);
+	conf = NULL;
+	rc = load_text("backup = {\n  compress_level = 19;\n  compression = \"ZSTD\";\n};\n", 0600, &conf, err,
+		       sizeof(err));
+	ok(rc == 0 && pgp_conf_get_int(conf, "backup.compress_level", &n) == 1 && n == 19, "19 with zstd (any case)");
+	pgp_conf_free(conf);
+	conf = NULL;
+	setenv("PGP_BACKUP_COMPRESSION", "none", 1);
+	rc = load_text("backup = {\n  compress_level = 1;\n};\n", 0600, &conf, err, sizeof(err));
+	unsetenv("PGP_BACKUP_COMPRESSION");
+	ok(rc < 0 && starts(err, ":2: key \"backup.compress_level\" is 1, out of range (allowed: 0..0 for none)"),
+	   "the environment's compression sets the range too: %s", err);
+	pgp_conf_free(conf);
+	conf = NULL;
+	rc = load_text("backup = {\n  compress_level = -7;\n  compression = 5;\n};\n", 0600, &conf, err,
+		       sizeof(err));
+	ok(rc < 0 && strstr(err, "backup.compression") != NULL, "a compression of the wrong type is its own error: %s",
+	   err);
+	pgp_conf_free(conf);
+	conf = NULL;
+	rc = load_text("", 0600, &conf, err, sizeof(err));
+	ok(rc == 0 && pgp_conf_get_int(conf, "backup.compress_level", &n) == 0,
+	   "no default level: the compression's own applies");
+	pgp_conf_free(conf);
+}
+
 int
 main(void)
 {
@@ -799,6 +844,7 @@ main(void)
 	test_empty();
 	test_long_paths();
 	test_include();
+	test_compress_level();
 
 	rc = load_text("log = {\n  syslog = true;\n  syslog_facility = \"local3\"\n};\n", 0644, &conf, err, sizeof(err));
 	is_int(rc, 0, "valid file loads");
