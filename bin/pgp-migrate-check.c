@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "exitcodes.h"
+#include "json.h"
 #include "log.h"
 #include "migrate/applied.h"
 #include "migrate/layout.h"
@@ -89,7 +90,8 @@ help(FILE *out)
 		"      --row-limit=N        copy at most N rows of each table\n"
 		"      --from-backup        make the copy from pgp-backup's latest backup\n"
 		"      --scratch=CONNINFO   a server where the copy may be created\n"
-		"      --pg-version=VERSION judge for this PostgreSQL (with --static; default 15)\n"
+		"      --pg-version=VERSION judge for this PostgreSQL (default: the target's;\n"
+		"                           15 with --static)\n"
 		"      --pooler=MODE        what migrations connect through: auto, none, session,\n"
 		"                           transaction (default auto)\n"
 		"      --app-dir=DIR        also check the application's SQL for pooler traps\n"
@@ -207,7 +209,7 @@ pg_version_num(const struct opts *o, int *out)
 static int
 settings(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 {
-	const char *fail_on;
+	const char *fail_on, *repo;
 
 	r->rules.pg_version = 150000;
 	if (o->pg_version && pg_version_num(o, &r->rules.pg_version) != 0)
@@ -235,6 +237,9 @@ settings(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 	r->copy.row_limit = o->copy.row_limit;
 	r->copy.from_backup = o->copy.from_backup;
 	r->copy.config_path = o->common.config_path;
+	if (r->copy.from_backup && pgp_conf_get_string(conf, "backup.repo", &repo) != 1)
+		return pgp_opt_fail(&o->common, "--from-backup needs pgp-backup's repository: set backup.repo "
+				    "(or PGP_BACKUP_REPO)");
 	r->fail_on_warn = strcmp(fail_on, "warn") == 0;
 	r->trace.roundtrip = !o->no_roundtrip;
 	r->rules.pooler_transaction = strcmp(r->pooler, "transaction") == 0;
@@ -356,11 +361,28 @@ server_steps(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 
 /* 0, or 5 when the list could not be written (a full disk, a closed stdout). */
 static int
-list_rules(void)
+list_rules(const char *format)
 {
-	printf("%-44s %-12s %-26s %s\n", "rule", "kind", "lock", "proved by");
-	for (const struct mc_rule_info *ri = mc_rule_table; ri->name; ri++)
-		printf("%-44s %-12s %-26s %s\n", ri->name, ri->kind, *ri->lock ? ri->lock : "-", ri->proof);
+	if (format && strcmp(format, "json") == 0) {
+		json_object *a = json_object_new_array();
+
+		for (const struct mc_rule_info *ri = mc_rule_table; ri->name; ri++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "rule", json_object_new_string(ri->name));
+			json_object_object_add(o, "kind", json_object_new_string(ri->kind));
+			json_object_object_add(o, "lock", *ri->lock ? json_object_new_string(ri->lock) : NULL);
+			json_object_object_add(o, "proof", json_object_new_string(ri->proof));
+			json_object_object_add(o, "advice", json_object_new_string(ri->advice));
+			json_object_array_add(a, o);
+		}
+		pgp_json_print(stdout, a, 1);
+		json_object_put(a);
+	} else {
+		printf("%-44s %-12s %-26s %s\n", "rule", "kind", "lock", "proved by");
+		for (const struct mc_rule_info *ri = mc_rule_table; ri->name; ri++)
+			printf("%-44s %-12s %-26s %s\n", ri->name, ri->kind, *ri->lock ? ri->lock : "-", ri->proof);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		pgp_error("cannot write the list of rules: %m");
 		return PGP_EXIT_FAILED;
@@ -432,7 +454,7 @@ main(int argc, char **argv)
 	if ((rc = parse_options(argc, argv, &o)) != PGP_OPT_GO)
 		return rc;
 	if (o.list_rules)
-		return list_rules();
+		return list_rules(o.common.format);
 	rc = pgp_setup(&o.common, &conf);
 	if (rc == 0)
 		rc = run(&o, conf);

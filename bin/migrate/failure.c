@@ -144,7 +144,7 @@ void
 mc_failure_report(PGconn *c, struct mc_report *r, const struct mc_script *sc, int mi, const struct outcome *out,
 		  char **fp_before)
 {
-	struct mc_where w = {sc->path, out->line, NULL, out->sqlstate[0] ? out->sqlstate : NULL, NULL, mi};
+	struct mc_where w = {sc->path, out->line, NULL, out->sqlstate[0] ? out->sqlstate : NULL, NULL, mi, 0};
 	const char *kind = strcmp(out->sqlstate, "55P03") == 0 ? "lock-timeout" : "error";
 	char **fp_after = mc_inv_fingerprint(c);
 	char *gone = lines_diff(fp_before, fp_after), *added = lines_diff(fp_after, fp_before);
@@ -158,7 +158,7 @@ mc_failure_report(PGconn *c, struct mc_report *r, const struct mc_script *sc, in
 		sc->path, *head ? " at \"" : "", head, *head ? "\"" : "", out->error ? out->error : "?",
 		npersisted || gone || added || !fp_before ? "" : " (rolled back: the catalog is as before)");
 	if (npersisted == 0 && (gone || added)) {
-		struct mc_where pw = {sc->path, out->line, NULL, NULL, NULL, mi};
+		struct mc_where pw = {sc->path, out->line, NULL, NULL, NULL, mi, 0};
 
 		mc_find(r, MC_SEV_FAIL, "partial", &pw,
 			"drop what the failed attempt left (DROP INDEX CONCURRENTLY for an invalid index) before "
@@ -180,7 +180,7 @@ mc_failure_report(PGconn *c, struct mc_report *r, const struct mc_script *sc, in
 			if (len >= sizeof(list))
 				break;
 		}
-		struct mc_where pw = {sc->path, out->line, NULL, NULL, NULL, mi};
+		struct mc_where pw = {sc->path, out->line, NULL, NULL, NULL, mi, 0};
 		mc_find(r, MC_SEV_FAIL, "partial", &pw,
 			"run the file in one transaction (BEGIN ... COMMIT, or the tool's transactional mode) so "
 			"that a failure leaves nothing behind",
@@ -188,7 +188,7 @@ mc_failure_report(PGconn *c, struct mc_report *r, const struct mc_script *sc, in
 			sc->path, npersisted, npersisted == 1 ? " was" : "s were", out->line, list);
 		for (size_t i = 0; i < sc->nstmts; i++) {
 			const char *why = out->persisted[i] ? rerun_problem(&sc->stmts[i]) : NULL;
-			struct mc_where nw = {sc->path, sc->stmts[i].line, NULL, NULL, NULL, mi};
+			struct mc_where nw = {sc->path, sc->stmts[i].line, NULL, NULL, NULL, mi, 0};
 
 			if (!why)
 				continue;

@@ -166,7 +166,7 @@ mc_live_check(PGconn *target, const struct mc_set *set, struct mc_report *r)
 			one_line(want[w].st->sql, stmt, sizeof(stmt));
 			one_line(PQgetvalue(res, i, 8), query, sizeof(query));
 			{
-				struct mc_where wh = {want[w].sc->path, want[w].st->line, rel, NULL, NULL, want[w].migration};
+				struct mc_where wh = {want[w].sc->path, want[w].st->line, rel, NULL, NULL, want[w].migration, 0};
 
 				char agebuf[32];
 

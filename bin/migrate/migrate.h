@@ -178,6 +178,8 @@ struct mc_where {
 	const char *sqlstate;	/* the server's SQLSTATE, or NULL */
 	const char *rule;	/* the static rule's name, or NULL */
 	int migration;		/* index in set->m, -1: the run itself */
+	int own_path;		/* file is a path of its own (an --app-dir
+				 * file), not relative to the set's directory */
 };
 
 struct mc_finding {
@@ -189,6 +191,7 @@ struct mc_finding {
 	char *object;
 	char *sqlstate;
 	int migration;
+	int own_path;
 	char *message;
 	char *advice;		/* the safe way, or NULL */
 };

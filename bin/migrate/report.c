@@ -56,6 +56,7 @@ mc_find(struct mc_report *r, enum mc_severity sev, const char *kind, const struc
 	f->object = dup_or_null(w->object);
 	f->sqlstate = dup_or_null(w->sqlstate && *w->sqlstate ? w->sqlstate : NULL);
 	f->migration = w->migration;
+	f->own_path = w->own_path;
 	f->message = msg;
 	f->advice = dup_or_null(advice);
 }
@@ -382,7 +383,7 @@ print_github(FILE *out, const struct mc_report *r, const struct mc_set *set)
 		fprintf(out, "::%s ", level[f->severity]);
 		if (f->file) {
 			fputs("file=", out);
-			if (dir) {
+			if (dir && !f->own_path) {
 				gh_escape(out, dir, 1);
 				fputs(dir[strlen(dir) - 1] == '/' ? "" : "/", out);
 			}

@@ -263,7 +263,7 @@ finding(struct mc_report *r, const struct mc_set *set, const int *pending, size_
 	const char *object, const char *fmt_what, const char *detail)
 {
 	const char *file = blame(set, pending, npending, down, object);
-	struct mc_where w = {file, 0, object, NULL, NULL, -1};
+	struct mc_where w = {file, 0, object, NULL, NULL, -1, 0};
 
 	for (size_t k = 0; k < npending; k++)
 		if ((down ? set->m[pending[k]].down.path : set->m[pending[k]].up.path) == file)

@@ -87,7 +87,7 @@ void
 rl_find(struct rl *rc, const struct mc_stmt *s, enum mc_severity sev, const char *kind,
 	const char *rule, const char *object, const char *advice, const char *fmt, ...)
 {
-	struct mc_where w = {rc->sc->path, s ? s->line : 0, object, NULL, rule, rc->migration};
+	struct mc_where w = {rc->sc->path, s ? s->line : 0, object, NULL, rule, rc->migration, rc->own_path};
 	char msg[1024];
 	va_list ap;
 

@@ -65,6 +65,7 @@ struct rl {
 	const struct mc_script *sc;
 	int migration;
 	int lint;		/* 0: an applied script read only for what it creates */
+	int own_path;		/* sc->path is not in the migrations directory (--app-dir) */
 
 	struct rl_names created;	/* relations created earlier in the pending run */
 	size_t created_keep;		/* created[0..keep): by PENDING migrations */

@@ -236,17 +236,19 @@ app_file(const char *full, const char *rel, const struct mc_rules_ctx *ctx, stru
 	rc.sc = &sc;
 	rc.migration = -1;
 	rc.lint = 1;
+	rc.own_path = 1;	/* named as under the --app-dir given, not the migrations directory */
+	(void)rel;
 	if (read_whole(full, &sc.text, &sc.text_len) < 0) {
-		struct mc_where w = {rel, 0, NULL, NULL, NULL, -1};
+		struct mc_where w = {full, 0, NULL, NULL, NULL, -1, 1};
 
 		mc_find(r, MC_SEV_WARN, "pooler", &w, NULL, "cannot read %s: %s", full, strerror(errno));
 		return;
 	}
-	sc.path = (char *) rel;
+	sc.path = (char *) full;
 	sc.first_line = 1;
 	sc.txn = MC_TXN_NONE;
 	if (mc_script_parse(&sc) < 0 || sc.parse_error) {
-		struct mc_where w = {rel, sc.parse_error_line, NULL, NULL, "parse", -1};
+		struct mc_where w = {full, sc.parse_error_line, NULL, NULL, "parse", -1, 1};
 
 		mc_find(r, MC_SEV_WARN, "parse", &w, "check this file for session state by hand",
 			"the pooler rules could not read this file (PostgreSQL 15 grammar): %s",

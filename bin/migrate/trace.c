@@ -600,7 +600,7 @@ shared_object(const struct mc_stmt *st)
 static void
 not_run_shared(struct run *run, const struct mc_script *sc, const struct mc_stmt *st, const char *what)
 {
-	struct mc_where w = {sc->path, st->line, NULL, NULL, NULL, -1};
+	struct mc_where w = {sc->path, st->line, NULL, NULL, NULL, -1, 0};
 
 	for (size_t i = 0; i < run->set->n; i++)
 		if (&run->set->m[i].up == sc || &run->set->m[i].down == sc)
@@ -713,7 +713,7 @@ check_target_invalid(const struct mc_set *set, struct mc_report *r)
 
 	for (size_t k = 0; inv[k]; k++) {
 		const char *dot;
-		struct mc_where w = {NULL, 0, idx, NULL, NULL, -1};
+		struct mc_where w = {NULL, 0, idx, NULL, NULL, -1, 0};
 		int hit = 0;
 
 		index_name(inv[k], idx, sizeof(idx), tbl, sizeof(tbl));
@@ -726,7 +726,7 @@ check_target_invalid(const struct mc_set *set, struct mc_report *r)
 			for (size_t j = 0; j < sc->nstmts; j++) {
 				json_object *b = sc->stmts[j].tree ? mc_node_body(sc->stmts[j].tree) : NULL;
 				const char *name = b ? mc_jstr(b, "idxname") : NULL;
-				struct mc_where sw = {sc->path, sc->stmts[j].line, idx, NULL, NULL, (int) i};
+				struct mc_where sw = {sc->path, sc->stmts[j].line, idx, NULL, NULL, (int) i, 0};
 
 				if (!name || strcmp(mc_node_type(sc->stmts[j].tree), "IndexStmt") != 0 ||
 				    !mc_jbool(b, "if_not_exists") || strcmp(name, dot ? dot + 1 : idx) != 0)
@@ -758,7 +758,7 @@ check_after(struct run *run, int mi, char ***inv_seen, char ***nv_seen, char ***
 	char idx[256], tbl[256];
 
 	for (size_t i = 0; inv && inv[i]; i++) {
-		struct mc_where w = {sc->path, 0, idx, NULL, NULL, mi};
+		struct mc_where w = {sc->path, 0, idx, NULL, NULL, mi, 0};
 
 		if (mc_strv_has(*inv_seen, inv[i]))
 			continue;
@@ -807,7 +807,7 @@ check_not_valid(struct run *run, char **nv_now, char **nv_owner)
 		if (tab)
 			*tab = '\0';
 		{
-			struct mc_where w = {run->set->m[mi].up.path, 0, tab ? tab + 1 : entry, NULL, NULL, mi};
+			struct mc_where w = {run->set->m[mi].up.path, 0, tab ? tab + 1 : entry, NULL, NULL, mi, 0};
 
 			mc_find(run->r, MC_SEV_WARN, "not-valid", &w,
 				"VALIDATE CONSTRAINT in a later migration (it takes SHARE UPDATE EXCLUSIVE: reads "
@@ -867,7 +867,7 @@ report_not_run(struct mc_report *r, const struct mc_set *set, const int *pend, s
 		len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "",
 					 set->m[pend[k]].up.path);
 	{
-		struct mc_where w = {NULL, 0, NULL, NULL, NULL, -1};
+		struct mc_where w = {NULL, 0, NULL, NULL, NULL, -1, 0};
 
 		mc_find(r, MC_SEV_INFO, "error", &w, NULL, "%zu later migration%s did not run on the copy (%s): %s",
 			n - from, n - from == 1 ? "" : "s", why, list);
@@ -943,7 +943,7 @@ run_down(struct run *run, const int *pend, size_t npend)
 
 		if (rc == 1) {
 			struct mc_where w = {sc->path, out.line, NULL, out.sqlstate[0] ? out.sqlstate : NULL, NULL,
-					     pend[k]};
+					     pend[k], 0};
 
 			mc_find(run->r, MC_SEV_FAIL, "roundtrip", &w,
 				"a down migration must undo its up exactly, on the schema the up left",
@@ -977,7 +977,7 @@ roundtrip(struct run *run, struct mc_scratch *s, const int *pend, size_t npend, 
 		if (up < 0)
 			rc = -1;
 		else if ((size_t) up < npend) {
-			struct mc_where w = {run->set->m[pend[up]].up.path, run->last_line, NULL, NULL, NULL, pend[up]};
+			struct mc_where w = {run->set->m[pend[up]].up.path, run->last_line, NULL, NULL, NULL, pend[up], 0};
 
 			mc_find(run->r, MC_SEV_FAIL, "roundtrip", &w,
 				"the down migrations must leave the schema the up migrations expect",

@@ -194,4 +194,12 @@ run mc --static --app-dir "$dir/app" --format json "$dir/safe"
 is "$(json_get "$OUT" 'sorted((f["rule"], f["line"]) for f in d["findings"] if f["kind"] == "pooler")')" \
 	'[["pooler-advisory-lock", 2], ["pooler-listen", 1]]' \
 	"LISTEN and a session advisory lock in the app's SQL; the xact lock is fine"
+run mc --static --app-dir "$dir/app" --format github "$dir/safe"
+like "$OUT" "::warning file=$dir/app/queries/jobs.sql,line=1," "an app file's annotation names it under --app-dir, not the migrations"
+run mc --list-rules --format json
+is "$(json_get "$OUT" 'len([r for r in d if r["rule"] and r["kind"] and r["advice"]])')" \
+	"$(mc --list-rules | tail -n +2 | wc -l)" "--list-rules --format json: every rule, with its kind and advice"
+run mc --from-backup -d "$conn" "$dir/safe"
+is "$RC" 2 "--from-backup without backup.repo is a configuration error"
+like "$ERR" "set backup.repo" "saying what to set"
 done_testing
