@@ -132,7 +132,7 @@ lines_diff(char **a, char **b)
 
 			out = realloc(out, len + add + 1);
 			if (!out)
-				exit(PGP_EXIT_FAILED);
+				mc_oom();
 			snprintf(out + len, add + 1, "%s%s", len ? "; " : "", a[i]);
 			len = strlen(out);
 		}

@@ -67,42 +67,15 @@ mc_tool_from_name(const char *name)
 
 /* ---- helpers for the readers ---- */
 
-static void
-oom(void)
-{
-	pgp_error("out of memory");
-	exit(PGP_EXIT_FAILED);
-}
-
-char *
-lay_strdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		oom();
-	return d;
-}
-
-char *
-lay_strndup(const char *s, size_t n)
-{
-	char *d = strndup(s, n);
-
-	if (!d)
-		oom();
-	return d;
-}
-
 char *
 lay_rel(const struct lay *l, const char *name)
 {
 	char *p;
 
 	if (!l->sub[0])
-		return lay_strdup(name);
+		return mc_strdup(name);
 	if (asprintf(&p, "%s/%s", l->sub, name) < 0)
-		oom();
+		mc_oom();
 	return p;
 }
 
@@ -183,7 +156,7 @@ lay_read(const struct lay *l, const char *rel, char **text, size_t *len)
 			char *b = realloc(buf, cap = cap ? cap * 2 : 8192);
 
 			if (!b)
-				oom();
+				mc_oom();
 			buf = b;
 		}
 		got = fread(buf + n, 1, 4096, f);
@@ -228,8 +201,8 @@ lay_names(const struct lay *l, const char *rel, char ***names, size_t *n)
 		if (e->d_name[0] == '.')
 			continue;
 		if (pgp_array_reserve(names, *n + 1, &cap, sizeof(char *)) < 0)
-			oom();
-		(*names)[(*n)++] = lay_strdup(e->d_name);
+			mc_oom();
+		(*names)[(*n)++] = mc_strdup(e->d_name);
 	}
 	closedir(d);
 	if (*n)
@@ -252,7 +225,7 @@ lay_add(struct lay *l)
 	struct mc_migration *m = realloc(s->m, (s->n + 1) * sizeof(*s->m));
 
 	if (!m)
-		oom();
+		mc_oom();
 	s->m = m;
 	m = &s->m[s->n++];
 	memset(m, 0, sizeof(*m));
@@ -483,7 +456,7 @@ detect(struct lay *l, enum mc_tool want, enum mc_tool *tool)
 		for (int i = 0; default_folders[i]; i++)
 			if (detect_folder(l, default_folders[i]) & (1u << want)) {
 				free(l->sub);
-				l->sub = lay_strdup(default_folders[i]);
+				l->sub = mc_strdup(default_folders[i]);
 				return 0;
 			}
 		return 0;	/* read the directory as that tool */
@@ -521,7 +494,7 @@ detect(struct lay *l, enum mc_tool want, enum mc_tool *tool)
 	}
 	if (found != MC_TOOL_UNKNOWN && !(found == MC_TOOL_PLAIN && here & plain)) {
 		free(l->sub);
-		l->sub = lay_strdup(where);
+		l->sub = mc_strdup(where);
 		*tool = found;
 		return 0;
 	}
@@ -558,8 +531,8 @@ mc_layout_load(const char *dir, enum mc_tool tool, struct mc_set *set, struct mc
 	int rc;
 
 	memset(set, 0, sizeof(*set));
-	set->dir = lay_strdup(dir);
-	l.sub = lay_strdup("");
+	set->dir = mc_strdup(dir);
+	l.sub = mc_strdup("");
 	if (!lay_is_dir(&l, "")) {
 		pgp_error("%s: not a directory", dir);
 		free(l.sub);
@@ -570,7 +543,7 @@ mc_layout_load(const char *dir, enum mc_tool tool, struct mc_set *set, struct mc
 		const char *t = default_table(tool);
 
 		set->tool = tool;
-		set->table = t ? lay_strdup(t) : NULL;
+		set->table = t ? mc_strdup(t) : NULL;
 		set->sql_known = !(tool == MC_TOOL_KNEX || tool == MC_TOOL_ALEMBIC || tool == MC_TOOL_RAILS);
 		if (l.sub[0])
 			pgp_debug("%s: the migrations are in %s", dir, l.sub);

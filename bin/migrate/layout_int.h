@@ -34,9 +34,6 @@ int lay_names(const struct lay *l, const char *rel, char ***names, size_t *n);
 void lay_names_free(char **names, size_t n);
 /* A new zeroed migration at the end of the set; exits when out of memory. */
 struct mc_migration *lay_add(struct lay *l);
-/* strdup that exits (5) when out of memory. */
-char *lay_strdup(const char *s);
-char *lay_strndup(const char *s, size_t n);
 /* Numeric strings compared as numbers of any size (leading zeros ignored). */
 int lay_numcmp(const char *a, size_t alen, const char *b, size_t blen);
 /* Sets a script: path (taken), text (taken), txn, psql. */

@@ -80,7 +80,7 @@ sq_parse(struct lay *l, const char *plan, struct sq_item **items, size_t *n)
 			}
 			*items = b;
 		}
-		(*items)[*n].name = lay_strndup(p + m[1].rm_so, (size_t) (m[1].rm_eo - m[1].rm_so));
+		(*items)[*n].name = mc_strndup(p + m[1].rm_so, (size_t) (m[1].rm_eo - m[1].rm_so));
 		(*items)[*n].tag = *p == '@';
 		(*items)[(*n)++].line = line;
 	}
@@ -106,7 +106,7 @@ sq_suffix(struct lay *l, const struct sq_item *it, size_t n, size_t i)
 			break;
 		}
 	if (next == n)
-		return lay_strdup("");
+		return mc_strdup("");
 	for (j = i + 1; j < next; j++) {
 		char f[4096], *rel;
 		int there;
@@ -121,14 +121,14 @@ sq_suffix(struct lay *l, const struct sq_item *it, size_t n, size_t i)
 			free(first);
 			first = NULL;
 			snprintf(f, sizeof(f), "@%s", it[j].name);
-			return lay_strdup(f);
+			return mc_strdup(f);
 		}
 		if (!first) {
 			snprintf(f, sizeof(f), "@%s", it[j].name);
-			first = lay_strdup(f);
+			first = mc_strdup(f);
 		}
 	}
-	return first ? first : lay_strdup("");
+	return first ? first : mc_strdup("");
 }
 
 int
@@ -153,8 +153,8 @@ lay_sqitch(struct lay *l)
 		suffix = sq_suffix(l, it, n, i);
 		m = lay_add(l);
 		snprintf(f, sizeof(f), "%s%s", it[i].name, suffix);
-		m->version = lay_strdup(f);
-		m->name = lay_strdup(it[i].name);
+		m->version = mc_strdup(f);
+		m->name = mc_strdup(it[i].name);
 		snprintf(f, sizeof(f), "deploy/%s%s.sql", it[i].name, suffix);
 		rel = lay_rel(l, f);
 		if (!lay_is_file(l, rel)) {
@@ -300,9 +300,9 @@ lay_drizzle(struct lay *l)
 		}
 		m = lay_add(l);
 		prev = l->set->n > 1 ? &l->set->m[l->set->n - 2] : NULL;
-		m->version = lay_strdup(json_object_get_string(tag));
+		m->version = mc_strdup(json_object_get_string(tag));
 		us = strchr(m->version, '_');
-		m->name = lay_strdup(us ? us + 1 : m->version);
+		m->name = mc_strdup(us ? us + 1 : m->version);
 		m->order_key = json_object_get_int64(when);
 		lay_script(&m->up, rel, sql, sl, 1, MC_TXN_RUN, 0);
 		m->checksum = mc_checksum(MC_TOOL_DRIZZLE, sql, sl);
@@ -362,8 +362,8 @@ lay_knex(struct lay *l)
 		return 2;
 	for (size_t i = 0; i < n; i++)
 		if (knex_ext(names[i]))
-			code_migration(l, names[i], lay_strdup(names[i]),
-				       lay_strndup(names[i], strrchr(names[i], '.') - names[i]));
+			code_migration(l, names[i], mc_strdup(names[i]),
+				       mc_strndup(names[i], strrchr(names[i], '.') - names[i]));
 	lay_names_free(names, n);
 	return 0;
 }
@@ -392,8 +392,8 @@ lay_rails(struct lay *l)
 		regmatch_t m[3];
 
 		if (lay_rx(RAILS_RE, names[i], m, 3, 0))
-			code_migration(l, names[i], lay_strndup(names[i], (size_t) m[1].rm_eo),
-				       lay_strndup(names[i] + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so)));
+			code_migration(l, names[i], mc_strndup(names[i], (size_t) m[1].rm_eo),
+				       mc_strndup(names[i] + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so)));
 	}
 	lay_names_free(names, n);
 	if (l->set->n > 1)
@@ -441,7 +441,7 @@ alembic_versions(struct lay *l)
 	if (lay_is_dir(l, out))
 		return out;
 	free(out);
-	return lay_strdup(l->sub);
+	return mc_strdup(l->sub);
 }
 
 char **
@@ -473,7 +473,7 @@ lay_alembic_downs(const char *text, size_t *n)
 				break;
 			out = b;
 		}
-		out[(*n)++] = lay_strndup(p + 1, (size_t) (e - p - 1));
+		out[(*n)++] = mc_strndup(p + 1, (size_t) (e - p - 1));
 		p = e + 1;
 	}
 	return out;
@@ -524,7 +524,7 @@ al_place(struct lay *l, struct al_rev *r, size_t n)
 		r[i].placed = 1;
 		left--;
 		code_migration(l, r[i].file + strlen(l->sub) + (l->sub[0] ? 1 : 0),
-			       lay_strdup(r[i].rev), lay_strdup(strrchr(r[i].file, '/') ?
+			       mc_strdup(r[i].rev), mc_strdup(strrchr(r[i].file, '/') ?
 							       strrchr(r[i].file, '/') + 1 : r[i].file));
 	}
 }
@@ -586,8 +586,8 @@ lay_alembic(struct lay *l)
 			free(r[k].text);
 			continue;
 		}
-		r[k].rev = lay_strndup(r[k].text + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so));
-		r[k].file = lay_strdup(f);
+		r[k].rev = mc_strndup(r[k].text + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so));
+		r[k].file = mc_strdup(f);
 		r[k].downs = lay_alembic_downs(r[k].text, &r[k].ndowns);
 		for (size_t j = 0; j < k; j++)
 			if (strcmp(r[j].rev, r[k].rev) == 0) {
@@ -607,7 +607,7 @@ lay_alembic(struct lay *l)
 		 * already relative to dir, so read from there. */
 		char *sub = l->sub;
 
-		l->sub = lay_strdup("");
+		l->sub = mc_strdup("");
 		al_place(l, r, k);
 		free(l->sub);
 		l->sub = sub;

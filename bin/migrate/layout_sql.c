@@ -22,7 +22,7 @@
 static char *
 cap_dup(const char *s, const regmatch_t *m)
 {
-	return lay_strndup(s + m->rm_so, (size_t) (m->rm_eo - m->rm_so));
+	return mc_strndup(s + m->rm_so, (size_t) (m->rm_eo - m->rm_so));
 }
 
 static void
@@ -216,7 +216,7 @@ fw_walk(struct lay *l, const char *under, char ***out, size_t *n, int depth, str
 	char **names, *rel;
 	size_t k;
 
-	rel = under[0] ? lay_rel(l, under) : lay_strdup(l->sub);
+	rel = under[0] ? lay_rel(l, under) : mc_strdup(l->sub);
 	if (depth > FW_DEPTH || fw_loop(l, rel, seen, depth) || lay_names(l, rel, &names, &k) < 0) {
 		free(rel);
 		return;
@@ -263,18 +263,18 @@ fw_list(struct lay *l, char **names, size_t n, struct fw_file *f)
 			f[k].canon = lay_flyway_canon(nm + m[2].rm_so, (size_t) (m[2].rm_eo - m[2].rm_so));
 			f[k].shown = cap_dup(nm, &m[2]);
 			underscores_to(f[k].shown, '.');
-			f[k].desc = lay_strndup(desc, strlen(desc) - 4);
+			f[k].desc = mc_strndup(desc, strlen(desc) - 4);
 			underscores_to(f[k].desc, ' ');
-			f[k].name = lay_strdup(names[i]);
+			f[k].name = mc_strdup(names[i]);
 			k++;
 			continue;
 		} else if (lay_rx("^R__(.+)\\.sql$", nm, m, 2, 0)) {
 			f[k].kind = 'R';
 			f[k].canon = NULL;
-			f[k].shown = lay_strdup("");
+			f[k].shown = mc_strdup("");
 			f[k].desc = cap_dup(nm, &m[1]);
 			underscores_to(f[k].desc, ' ');
-			f[k].name = lay_strdup(names[i]);
+			f[k].name = mc_strdup(names[i]);
 			k++;
 			continue;
 		} else if (!lay_rx("\\.sql$", nm, m, 1, 0) ||
@@ -324,8 +324,8 @@ lay_flyway(struct lay *l)
 			continue;
 		m = lay_add(l);
 		prev = l->set->n > 1 ? &l->set->m[l->set->n - 2] : NULL;
-		m->version = lay_strdup(f[i].shown);
-		m->name = lay_strdup(f[i].desc);
+		m->version = mc_strdup(f[i].shown);
+		m->name = mc_strdup(f[i].desc);
 		m->repeatable = f[i].kind == 'R';
 		if (load_script(l, &m->up, f[i].name, flyway_txn(l, f[i].name), 0) < 0) {
 			rc = 2;
@@ -432,7 +432,7 @@ lay_golang(struct lay *l)
 			free(rel);
 			continue;
 		}
-		f[k].name = lay_strdup(names[i]);
+		f[k].name = mc_strdup(names[i]);
 		f[k].desc = cap_dup(names[i], &m[2]);
 		f[k].up = names[i][m[3].rm_so] == 'u';
 		k++;
@@ -456,8 +456,8 @@ lay_golang(struct lay *l)
 		}
 		if (!same) {
 			m = lay_add(l);
-			m->version = lay_strdup(ver);
-			m->name = lay_strdup(f[i].desc);
+			m->version = mc_strdup(ver);
+			m->name = mc_strdup(f[i].desc);
 		}
 		free(rel);
 		if (load_script(l, f[i].up ? &m->up : &m->down, f[i].name, MC_TXN_IMPLICIT, 0) < 0)
@@ -524,13 +524,13 @@ dbmate_section(struct mc_script *s, const char *rel, const char *text, size_t di
 	       size_t eol, size_t end)
 {
 	size_t start = text[eol] == '\n' ? eol + 1 : eol;
-	char *opts = lay_strndup(text + dir_at, eol - dir_at);
+	char *opts = mc_strndup(text + dir_at, eol - dir_at);
 	enum mc_txn txn = strstr(opts, "transaction:false") ? MC_TXN_IMPLICIT : MC_TXN_FILE;
 
 	free(opts);
 	if (end < start)
 		end = start;
-	lay_script(s, lay_strdup(rel), lay_strndup(text + start, end - start), end - start,
+	lay_script(s, mc_strdup(rel), mc_strndup(text + start, end - start), end - start,
 		   lay_line_of(text, start), txn, 0);
 }
 
@@ -558,7 +558,7 @@ dbmate_split(struct lay *l, struct mc_migration *m, const char *rel, const char 
 	if (bad) {
 		finding(l, MC_SEV_FAIL, "parse", rel, m->version, idx,
 			"begin the file with '-- migrate:up' and put the rollback after '-- migrate:down'", bad);
-		lay_script(&m->up, lay_strdup(rel), lay_strdup(""), 0, 1, MC_TXN_FILE, 0);
+		lay_script(&m->up, mc_strdup(rel), mc_strdup(""), 0, 1, MC_TXN_FILE, 0);
 		return;
 	}
 	dbmate_section(&m->up, rel, text, (size_t) up, up_eol, (size_t) down);
@@ -592,7 +592,7 @@ lay_dbmate(struct lay *l)
 		}
 		mg = lay_add(l);
 		mg->version = cap_dup(names[i], &m[1]);
-		mg->name = lay_strdup(names[i] + m[1].rm_eo + (names[i][m[1].rm_eo] == '_'));
+		mg->name = mc_strdup(names[i] + m[1].rm_eo + (names[i][m[1].rm_eo] == '_'));
 		mg->name[strlen(mg->name) - 4] = '\0';
 		dbmate_split(l, mg, rel, text, len);
 		free(text);
@@ -669,8 +669,8 @@ lay_plain(struct lay *l)
 		}
 		m = lay_add(l);
 		prev = l->set->n > 1 ? &l->set->m[l->set->n - 2] : NULL;
-		m->version = dl ? lay_strndup(nm, dl) : lay_strndup(nm, len - 4);
-		m->name = lay_strndup(nm, len - 4);
+		m->version = dl ? mc_strndup(nm, dl) : mc_strndup(nm, len - 4);
+		m->name = mc_strndup(nm, len - 4);
 		if (load_script(l, &m->up, nm, MC_TXN_NONE, 1) < 0) {
 			rc = 2;
 			break;
@@ -750,9 +750,9 @@ lay_prisma(struct lay *l)
 		}
 		free(d);
 		m = lay_add(l);
-		m->version = lay_strdup(names[i]);
+		m->version = mc_strdup(names[i]);
 		us = strchr(names[i], '_');
-		m->name = lay_strdup(us ? us + 1 : names[i]);
+		m->name = mc_strdup(us ? us + 1 : names[i]);
 		if (load_script(l, &m->up, file, MC_TXN_IMPLICIT, 0) < 0)
 			rc = 2;
 		else

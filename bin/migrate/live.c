@@ -44,12 +44,10 @@ add_want(struct want **v, size_t *n, const char *rel, const char *mode, const st
 			return;
 		}
 	*v = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!*v) {
-		pgp_error("out of memory");
-		exit(5);
-	}
+	if (!*v)
+		mc_oom();
 	memset(&(*v)[*n], 0, sizeof(**v));
-	(*v)[*n].relation = strdup(rel);
+	(*v)[*n].relation = mc_strdup(rel);
 	(*v)[*n].mode = mode;
 	(*v)[*n].sc = sc;
 	(*v)[*n].st = st;
@@ -81,7 +79,7 @@ collect(const struct mc_set *set, struct want **out, struct mc_lock ***owned, si
 				*owned = realloc(*owned, (*nown + 1) * sizeof(**owned));
 				*nowned = realloc(*nowned, (*nown + 1) * sizeof(**nowned));
 				if (!*owned || !*nowned)
-					exit(5);
+					mc_oom();
 				(*owned)[*nown] = l;
 				(*nowned)[(*nown)++] = nl;
 			}

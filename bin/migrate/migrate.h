@@ -208,6 +208,15 @@ struct mc_report {
 				 * failed or took a second */
 };
 
+/*
+ * Memory for the run: out of memory is an error of the run (exit 5), not
+ * something each step handles again.  mc_strdup(NULL) is "".
+ */
+void mc_oom(void) __attribute__((noreturn));
+char *mc_strdup(const char *s);
+char *mc_strndup(const char *s, size_t n);
+void *mc_calloc(size_t n, size_t size);
+
 /* Adds a finding; advice may be NULL.  Out of memory exits (5). */
 void mc_find(struct mc_report *r, enum mc_severity sev, const char *kind,
 	     const struct mc_where *w, const char *advice, const char *fmt, ...)

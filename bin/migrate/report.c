@@ -13,18 +13,47 @@
 #include "log.h"
 #include "report.h"
 
+void
+mc_oom(void)
+{
+	pgp_error("out of memory");
+	exit(PGP_EXIT_FAILED);
+}
+
+char *
+mc_strdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		mc_oom();
+	return d;
+}
+
+char *
+mc_strndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (!d)
+		mc_oom();
+	return d;
+}
+
+void *
+mc_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		mc_oom();
+	return p;
+}
+
 static char *
 dup_or_null(const char *s)
 {
-	char *d;
-
-	if (!s)
-		return NULL;
-	if (!(d = strdup(s))) {
-		pgp_error("out of memory");
-		exit(PGP_EXIT_FAILED);
-	}
-	return d;
+	return s ? mc_strdup(s) : NULL;
 }
 
 void
@@ -42,10 +71,8 @@ mc_find(struct mc_report *r, enum mc_severity sev, const char *kind, const struc
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (!msg || pgp_array_reserve(&r->f, r->n + 1, &r->cap, sizeof(*r->f)) != 0) {
-		pgp_error("out of memory");
-		exit(PGP_EXIT_FAILED);
-	}
+	if (!msg || pgp_array_reserve(&r->f, r->n + 1, &r->cap, sizeof(*r->f)) != 0)
+		mc_oom();
 	f = &r->f[r->n++];
 	memset(f, 0, sizeof(*f));
 	f->severity = sev;

@@ -11,27 +11,11 @@
 
 #include "childconn.h"
 #include "exitcodes.h"
+#include "invariants.h"
 #include "log.h"
 #include "pgbin.h"
 #include "roundtrip.h"
 #include "spawn.h"
-
-static void
-oom(void)
-{
-	pgp_error("out of memory");
-	exit(PGP_EXIT_FAILED);
-}
-
-static char *
-dup_n(const char *s, size_t n)
-{
-	char *p = strndup(s, n);
-
-	if (!p)
-		oom();
-	return p;
-}
 
 static void
 append(char **text, const char *line, size_t len)
@@ -40,7 +24,7 @@ append(char **text, const char *line, size_t len)
 
 	*text = realloc(*text, have + len + 2);
 	if (!*text)
-		oom();
+		mc_oom();
 	memcpy(*text + have, line, len);
 	(*text)[have + len] = '\n';
 	(*text)[have + len + 1] = '\0';
@@ -67,7 +51,7 @@ header_key(const char *line)
 	snprintf(schema, sizeof(schema), "%.*s", e ? (int) (e - p) : (int) strlen(p), p);
 	if (asprintf(&key, "%s %s%s%s", type, strcmp(schema, "-") ? schema : "", strcmp(schema, "-") ? "." : "",
 		     name) < 0)
-		oom();
+		mc_oom();
 	return key;
 }
 
@@ -82,13 +66,13 @@ parse_dump(const char *buf, struct mc_schema *out)
 		size_t len = nl ? (size_t) (nl - p) : strlen(p);
 
 		if (len > 9 && strncmp(p, "-- Name: ", 9) == 0) {
-			char *line = dup_n(p, len), *key = header_key(line);
+			char *line = mc_strndup(p, len), *key = header_key(line);
 
 			free(line);
 			if (key) {
 				out->o = realloc(out->o, (out->n + 1) * sizeof(*out->o));
 				if (!out->o)
-					oom();
+					mc_oom();
 				cur = &out->o[out->n++];
 				cur->key = key;
 				cur->text = NULL;
@@ -143,7 +127,7 @@ mc_rt_dump(struct mc_scratch *s, const struct mc_set *set, struct mc_schema *out
 	while (child && (n = pgp_spawn_read(child, chunk, sizeof(chunk))) > 0) {
 		buf = realloc(buf, len + (size_t) n + 1);
 		if (!buf)
-			oom();
+			mc_oom();
 		memcpy(buf + len, chunk, (size_t) n);
 		len += (size_t) n;
 		buf[len] = '\0';
@@ -196,7 +180,7 @@ first_extra(const char *a, const char *b)
 				p++, l--;
 			while (l && (p[l - 1] == ',' || p[l - 1] == ' '))
 				l--;
-			return dup_n(p, l);
+			return mc_strndup(p, l);
 		}
 		p += l + (nl ? 1 : 0);
 	}
@@ -220,23 +204,15 @@ all_extra(const char *a, const char *b)
 
 			v = realloc(v, (n + 2) * sizeof(*v));
 			if (!v)
-				oom();
+				mc_oom();
 			v[n++] = one;
 			v[n] = NULL;
 		}
 		p += l + (nl ? 1 : 0);
 	}
 	if (!v)
-		oom();
+		mc_oom();
 	return v;
-}
-
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* The script to blame for object (its last word): the last up naming it. */
@@ -296,7 +272,7 @@ column_object(const char *key, const char *line)
 	w = strcspn(line, " ");
 
 	if (asprintf(&obj, "%s.%.*s", sp ? sp + 1 : key, (int) w, line) < 0)
-		oom();
+		mc_oom();
 	return obj;
 }
 
@@ -345,8 +321,8 @@ table_diff(const char *key, const char *want, const char *got, const struct mc_s
 		}
 		free(obj);
 	}
-	strv_free(extra);
-	strv_free(lost);
+	mc_strv_free(extra);
+	mc_strv_free(lost);
 	return n;
 }
 

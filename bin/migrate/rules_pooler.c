@@ -224,7 +224,7 @@ read_whole(const char *path, char **text, size_t *len)
 }
 
 static void
-app_file(const char *full, const char *rel, const struct mc_rules_ctx *ctx, struct mc_report *r)
+app_file(const char *full, const struct mc_rules_ctx *ctx, struct mc_report *r)
 {
 	struct mc_script sc;
 	struct rl rc;
@@ -237,7 +237,6 @@ app_file(const char *full, const char *rel, const struct mc_rules_ctx *ctx, stru
 	rc.migration = -1;
 	rc.lint = 1;
 	rc.own_path = 1;	/* named as under the --app-dir given, not the migrations directory */
-	(void)rel;
 	if (read_whole(full, &sc.text, &sc.text_len) < 0) {
 		struct mc_where w = {full, 0, NULL, NULL, NULL, -1, 1};
 
@@ -295,7 +294,7 @@ walk(const char *root, const char *rel, const struct mc_rules_ctx *ctx, struct m
 				if (S_ISDIR(st.st_mode))
 					rc = walk(root, sub, ctx, r);
 				else if (S_ISREG(st.st_mode) && has_sql_suffix(nm))
-					app_file(full, sub, ctx, r);
+					app_file(full, ctx, r);
 			}
 		}
 		free(names[i]);

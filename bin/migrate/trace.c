@@ -54,30 +54,6 @@ struct run {
 };
 
 
-static void *
-xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p) {
-		pgp_error("out of memory");
-		exit(PGP_EXIT_FAILED);
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-
-	if (!p) {
-		pgp_error("out of memory");
-		exit(PGP_EXIT_FAILED);
-	}
-	return p;
-}
-
 static void
 strv_add(char ***v, size_t *n, const char *s)
 {
@@ -85,11 +61,9 @@ strv_add(char ***v, size_t *n, const char *s)
 		if (strcmp((*v)[i], s) == 0)
 			return;
 	*v = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!*v) {
-		pgp_error("out of memory");
-		exit(PGP_EXIT_FAILED);
-	}
-	(*v)[(*n)++] = xstrdup(s);
+	if (!*v)
+		mc_oom();
+	(*v)[(*n)++] = mc_strdup(s);
 }
 
 static double
@@ -136,11 +110,11 @@ snap_take(PGconn *c, struct relsnap *s)
 		return -1;
 	}
 	s->n = (size_t) PQntuples(res);
-	s->r = xcalloc(s->n, sizeof(*s->r));
+	s->r = mc_calloc(s->n, sizeof(*s->r));
 	for (size_t i = 0; i < s->n; i++) {
-		s->r[i].oid = xstrdup(PQgetvalue(res, (int) i, 0));
-		s->r[i].filenode = xstrdup(PQgetvalue(res, (int) i, 1));
-		s->r[i].name = xstrdup(PQgetvalue(res, (int) i, 2));
+		s->r[i].oid = mc_strdup(PQgetvalue(res, (int) i, 0));
+		s->r[i].filenode = mc_strdup(PQgetvalue(res, (int) i, 1));
+		s->r[i].name = mc_strdup(PQgetvalue(res, (int) i, 2));
 	}
 	PQclear(res);
 	return 0;
@@ -192,19 +166,19 @@ locks_take(PGconn *c, struct mc_lock **out)
 		PQclear(res);
 		return 0;
 	}
-	v = xcalloc((size_t) PQntuples(res), sizeof(*v));
+	v = mc_calloc((size_t) PQntuples(res), sizeof(*v));
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *rel = PQgetvalue(res, i, 0), *mode = PQgetvalue(res, i, 1);
 
 		if (n > 0 && strcmp(v[n - 1].relation, rel) == 0) {
 			if (mc_lock_rank(mode) > mc_lock_rank(v[n - 1].mode)) {
 				free(v[n - 1].mode);
-				v[n - 1].mode = xstrdup(mode);
+				v[n - 1].mode = mc_strdup(mode);
 			}
 			continue;
 		}
-		v[n].relation = xstrdup(rel);
-		v[n++].mode = xstrdup(mode);
+		v[n].relation = mc_strdup(rel);
+		v[n++].mode = mc_strdup(mode);
 	}
 	PQclear(res);
 	*out = v;
@@ -293,7 +267,7 @@ control(struct run *run, const char *sql, char *sqlstate, char **err)
 		const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		snprintf(sqlstate, 6, "%s", ss ? ss : "");
-		*err = xstrdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+		*err = mc_strdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
 			       PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(run->c));
 	}
 	PQclear(res);
@@ -354,7 +328,7 @@ fk_tables(struct run *run, struct mc_evidence *ev)
 static void
 new_locks(struct mc_evidence *ev, struct mc_lock *before, size_t nb, struct mc_lock *after, size_t na)
 {
-	ev->locks = xcalloc(na, sizeof(*ev->locks));
+	ev->locks = mc_calloc(na, sizeof(*ev->locks));
 	for (size_t i = 0; i < na; i++) {
 		int had = 0;
 
@@ -367,8 +341,8 @@ new_locks(struct mc_evidence *ev, struct mc_lock *before, size_t nb, struct mc_l
 				had = 1;
 		if (had)
 			continue;
-		ev->locks[ev->nlocks].relation = xstrdup(after[i].relation);
-		ev->locks[ev->nlocks++].mode = xstrdup(after[i].mode);
+		ev->locks[ev->nlocks].relation = mc_strdup(after[i].relation);
+		ev->locks[ev->nlocks++].mode = mc_strdup(after[i].mode);
 	}
 }
 
@@ -456,12 +430,12 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 
 		if (msg && detail) {
 			if (asprintf(&out->error, "%s (%s)", msg, detail) < 0)
-				exit(PGP_EXIT_FAILED);
+				mc_oom();
 		} else
-			out->error = xstrdup(msg ? msg : PQerrorMessage(run->c));
+			out->error = mc_strdup(msg ? msg : PQerrorMessage(run->c));
 		if (run->record) {
 			snprintf(ev->sqlstate, sizeof(ev->sqlstate), "%s", out->sqlstate);
-			ev->error = xstrdup(out->error);
+			ev->error = mc_strdup(out->error);
 		}
 		PQclear(res);
 		locks_free(lb, nlb);
@@ -494,7 +468,7 @@ run_stmt(struct run *run, struct mc_stmt *st, const char *sql, int line, struct 
 		out->line = line;
 		if (run->record) {
 			snprintf(ev->sqlstate, sizeof(ev->sqlstate), "%s", out->sqlstate);
-			ev->error = xstrdup(out->error ? out->error : "COMMIT failed");
+			ev->error = mc_strdup(out->error ? out->error : "COMMIT failed");
 		}
 		return run->fatal ? -1 : 1;
 	}
@@ -627,8 +601,8 @@ run_script(struct run *run, struct mc_script *sc, struct outcome *out, int in_ru
 	int rc = 0;
 	const char *what;
 
-	out->persisted = xcalloc(sc->nstmts, 1);
-	out->open = xcalloc(sc->nstmts, 1);
+	out->persisted = mc_calloc(sc->nstmts, 1);
+	out->open = mc_calloc(sc->nstmts, 1);
 	if (sc->nstmts == 0) {
 		/* The parser refused it: the server gets the whole text, as the tool sends it. */
 		struct mc_stmt whole = {0};
@@ -779,7 +753,7 @@ check_after(struct run *run, int mi, char ***inv_seen, char ***nv_seen, char ***
 		/* Remember who created it: "<constraint entry>\n<migration index>". */
 		*nv_owner = realloc(*nv_owner, (k + 2) * sizeof(char *));
 		if (!*nv_owner || asprintf(&e, "%s\n%d", nv[i], mi) < 0)
-			exit(PGP_EXIT_FAILED);
+			mc_oom();
 		(*nv_owner)[k] = e;
 		(*nv_owner)[k + 1] = NULL;
 	}
@@ -847,7 +821,7 @@ pending_list(const struct mc_set *set, int **out)
 {
 	size_t n = 0;
 
-	*out = xcalloc(set->n, sizeof(int));
+	*out = mc_calloc(set->n, sizeof(int));
 	for (size_t i = 0; i < set->n; i++)
 		if (set->m[i].state == MC_STATE_PENDING && set->m[i].up.path)
 			(*out)[n++] = (int) i;
@@ -909,7 +883,7 @@ run_up(struct run *run, const int *pend, size_t npend, int report, char ***inv_s
 			pgp_debug("%s ended inside a transaction: rolled back, as the tool's session end would", sc->path);
 		if (rc == 1) {
 			free(run->last_error);
-			run->last_error = xstrdup(out.error);
+			run->last_error = mc_strdup(out.error);
 			run->last_line = out.line;
 		}
 		mc_strv_free(fp);
