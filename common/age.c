@@ -790,7 +790,7 @@ pgp_age_keygen_file(const char *path, struct pgp_age_recipient *pub)
 	struct pgp_age_identity id;
 	struct pgp_age_recipient r;
 	char secret[PGP_AGE_IDENTITY_SIZE], public[PGP_AGE_RECIPIENT_SIZE], when[40], text[256];
-	int fd = -1, rc = -1, len;
+	int fd = -1, rc = -1, len, created = 0;
 
 	if (pgp_age_identity_generate(&id) != 0)
 		return -1;
@@ -804,6 +804,7 @@ pgp_age_keygen_file(const char *path, struct pgp_age_recipient *pub)
 		age_fail("cannot create %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
+	created = 1;
 	if (write(fd, text, (size_t) len) != len || fsync(fd) != 0) {
 		age_fail("cannot write %s: %s", path, strerror(errno));
 		goto cleanup;
@@ -821,10 +822,11 @@ pgp_age_keygen_file(const char *path, struct pgp_age_recipient *pub)
 	*pub = r;
 	rc = 0;
 cleanup:
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
+	/* a key file that failed half way is no key: the next keygen must not find it */
+	if (rc != 0 && created)
 		unlink(path);
-	}
 	pgp_age_identity_wipe(&id);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	OPENSSL_cleanse(text, sizeof(text));
