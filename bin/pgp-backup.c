@@ -1,7 +1,7 @@
 /*
  * pgp-backup: logical backups a cron job can trust, into a local
  * directory or any S3-compatible store.  Subcommands: backup, list,
- * verify, restore, prune.  A backup exists once its manifest does; a
+ * verify, restore, prune, keygen.  A backup exists once its manifest does; a
  * partial one never gets a manifest; retention never deletes the newest
  * backup and never runs after a failed one.  Modules are in bin/backup/.
  */
@@ -23,8 +23,10 @@ enum {
 	OPT_REPO = PGP_OPT_FIRST_PRIVATE, OPT_S3_ENDPOINT, OPT_S3_REGION, OPT_ROLE, OPT_COMPRESSION, OPT_COMPRESS_LEVEL,
 	OPT_STATE_DIR, OPT_JOBS, OPT_CLEAN, OPT_NO_OWNER, OPT_RESTORE_TEST, OPT_DRY_RUN, OPT_KEEP_LAST,
 	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM, OPT_IN_PLACE,
-	OPT_KEEP_OLD, OPT_TERMINATE
+	OPT_KEEP_OLD, OPT_TERMINATE, OPT_ENCRYPT_TO, OPT_IDENTITY
 };
+
+#define MAX_ENCRYPT_TO 64
 
 struct opts {
 	struct pgp_common common;
@@ -33,6 +35,8 @@ struct opts {
 	/* As given (NULL: not given), checked by the config getters with the
 	 * rule of their key, as a PGP_BACKUP_* variable or the file would be. */
 	const char *compression, *compress_level, *keep[5];	/* last, daily, weekly, monthly, max age */
+	const char *encrypt_to[MAX_ENCRYPT_TO + 1], *identity;	/* encrypt_to NULL-terminated */
+	int nencrypt_to;
 	int jobs, clean, no_owner, restore_test, dry_run, no_prune;
 	int in_place, keep_old, terminate;
 };
@@ -58,6 +62,7 @@ help(FILE *out)
 		"  pgp-backup verify  ID|latest [--restore-test -d CONNINFO]\n"
 		"  pgp-backup restore ID|latest -d CONNINFO --database NAME [--clean]\n"
 		"  pgp-backup prune   [--database NAME] [--dry-run]\n"
+		"  pgp-backup keygen  FILE   (a new identity file; prints its public key)\n"
 		"\n"
 		"Repository:\n"
 		"      --repo=REPO          a directory, or s3://bucket/prefix\n"
@@ -73,6 +78,10 @@ help(FILE *out)
 		"      --role=ROLE          pg_dump --role (default: <db>_owner for <db>_backup)\n"
 		"      --compression=HOW    zstd (default), gzip or none\n"
 		"      --compress-level=N   zstd -7..19 (default 1), gzip 0..9 (default 1)\n"
+		"      --encrypt-to=KEY     backup: encrypt to this public key (age1...) or the\n"
+		"                           keys in this file; repeatable\n"
+		"      --identity=FILE      restore, verify --restore-test: the identity (private\n"
+		"                           key) file that decrypts an encrypted backup\n"
 		"      --state-dir=DIR      state and lock files (default " PGP_STATE_DIR_DEFAULT ")\n"
 		"      --no-prune           backup: skip retention afterwards\n"
 		"      --jobs=N             restore: download first, pg_restore -j N\n"
@@ -102,7 +111,7 @@ static int
 parse_options(int argc, char **argv, struct opts *o)
 {
 	static const char *const formats[] = {"text", "json", NULL};
-	static const char *const subcommands[] = {"backup", "list", "verify", "restore", "prune", NULL};
+	static const char *const subcommands[] = {"backup", "list", "verify", "restore", "prune", "keygen", NULL};
 	static const struct option options[] = {
 		PGP_COMMON_OPTIONS,
 		{"repo", required_argument, NULL, OPT_REPO},
@@ -127,6 +136,8 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"in-place", no_argument, NULL, OPT_IN_PLACE},
 		{"keep-old", no_argument, NULL, OPT_KEEP_OLD},
 		{"terminate", no_argument, NULL, OPT_TERMINATE},
+		{"encrypt-to", required_argument, NULL, OPT_ENCRYPT_TO},
+		{"identity", required_argument, NULL, OPT_IDENTITY},
 		{NULL, 0, NULL, 0}
 	};
 	int opt, known = 0, rc = PGP_OPT_GO;
@@ -159,13 +170,20 @@ parse_options(int argc, char **argv, struct opts *o)
 		case OPT_IN_PLACE: o->in_place = 1; break;
 		case OPT_KEEP_OLD: o->keep_old = 1; break;
 		case OPT_TERMINATE: o->terminate = 1; break;
+		case OPT_ENCRYPT_TO:
+			if (o->nencrypt_to == MAX_ENCRYPT_TO)
+				rc = pgp_opt_fail(&o->common, "--encrypt-to: at most %d", MAX_ENCRYPT_TO);
+			else
+				o->encrypt_to[o->nencrypt_to++] = optarg;
+			break;
+		case OPT_IDENTITY: o->identity = optarg; break;
 		default: rc = pgp_opt_handle(&o->common, opt, optarg);
 		}
 	}
 	if (rc != PGP_OPT_GO)
 		return rc;
 	if (optind >= argc)
-		return pgp_opt_fail(&o->common, "no subcommand given (backup, list, verify, restore or prune)");
+		return pgp_opt_fail(&o->common, "no subcommand given (backup, list, verify, restore, prune or keygen)");
 	o->subcommand = argv[optind++];
 	for (const char *const *s = subcommands; *s; s++)
 		known |= strcmp(*s, o->subcommand) == 0;
@@ -174,6 +192,11 @@ parse_options(int argc, char **argv, struct opts *o)
 	if (!strcmp(o->subcommand, "verify") || !strcmp(o->subcommand, "restore")) {
 		if (optind >= argc)
 			return pgp_opt_fail(&o->common, "%s needs a backup ID or \"latest\"", o->subcommand);
+		o->id = argv[optind++];
+	}
+	if (!strcmp(o->subcommand, "keygen")) {
+		if (optind >= argc)
+			return pgp_opt_fail(&o->common, "keygen needs the FILE to write the identity to");
 		o->id = argv[optind++];
 	}
 	if (optind < argc)
@@ -227,6 +250,20 @@ compression(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx
 	return 0;
 }
 
+/* The public keys a backup is encrypted to (none: stored in the clear). */
+static int
+recipients(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
+{
+	const char **list = NULL;
+	int rc;
+
+	if (pgp_conf_list(conf, "backup.encrypt_recipients", "--encrypt-to", o->encrypt_to, &list) < 0)
+		return -1;
+	rc = keys_recipients(list, &ctx->recipients, &ctx->nrecipients);
+	free(list);
+	return rc;
+}
+
 static int
 configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 {
@@ -252,7 +289,9 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	    pgp_conf_get_string(conf, "backup.pg_bindir", &ctx->pg_bindir) < 0 ||
 	    (!ctx->pg_bindir && pgp_conf_get_string(conf, "programs.pg_bindir", &ctx->pg_bindir) < 0) ||
 	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0 ||
-	    numbers(o, conf, ctx) < 0 || compression(o, conf, ctx) < 0)
+	    pgp_conf_string(conf, "backup.identity_file", "--identity", o->identity, &ctx->identity_file) < 0 ||
+	    numbers(o, conf, ctx) < 0 || compression(o, conf, ctx) < 0 ||
+	    (!strcmp(o->subcommand, "backup") && recipients(o, conf, ctx) < 0))
 		return -1;
 	ctx->tmp_dir = s ? s : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
 	if (!repo) {
@@ -300,8 +339,12 @@ run(struct opts *o, const struct pgp_conf *conf)
 	const char *sub = o->subcommand;
 	int rc;
 
+	/* keygen needs no repository: it writes a key file on the host that restores. */
+	if (!strcmp(sub, "keygen"))
+		return keys_keygen(&o->common, o->id);
 	if (configure(o, conf, &ctx) < 0) {
 		repo_close(ctx.repo);
+		free(ctx.recipients);
 		return PGP_EXIT_USAGE;
 	}
 	if (!strcmp(sub, "backup"))
@@ -315,6 +358,8 @@ run(struct opts *o, const struct pgp_conf *conf)
 	else
 		rc = prune_run(&ctx);
 	repo_close(ctx.repo);
+	free(ctx.recipients);
+	pgp_age_identities_free(ctx.identities, ctx.nidentities);
 	return rc;
 }
 

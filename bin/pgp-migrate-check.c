@@ -35,7 +35,7 @@
 enum {
 	OPT_TOOL = PGP_OPT_FIRST_PRIVATE, OPT_STATIC, OPT_NO_TRACE, OPT_NO_ROUNDTRIP, OPT_SCHEMA_ONLY,
 	OPT_ROW_LIMIT, OPT_FROM_BACKUP, OPT_SCRATCH, OPT_PG_VERSION, OPT_POOLER, OPT_APP_DIR, OPT_FAIL_ON,
-	OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT, OPT_LIST_RULES
+	OPT_LOCK_TIMEOUT, OPT_STATEMENT_TIMEOUT, OPT_LIST_RULES, OPT_IDENTITY
 };
 
 struct opts {
@@ -89,6 +89,8 @@ help(FILE *out)
 		"      --schema-only        copy the target's schema without its rows\n"
 		"      --row-limit=N        copy at most N rows of each table\n"
 		"      --from-backup        make the copy from pgp-backup's latest backup\n"
+		"      --identity=FILE      --from-backup: the identity (private key) file of an\n"
+		"                           encrypted backup (default: backup.identity_file)\n"
 		"      --scratch=CONNINFO   a server where the copy may be created\n"
 		"      --pg-version=VERSION judge for this PostgreSQL (default: the target's;\n"
 		"                           15 with --static)\n"
@@ -125,6 +127,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"schema-only", no_argument, NULL, OPT_SCHEMA_ONLY},
 		{"row-limit", required_argument, NULL, OPT_ROW_LIMIT},
 		{"from-backup", no_argument, NULL, OPT_FROM_BACKUP},
+		{"identity", required_argument, NULL, OPT_IDENTITY},
 		{"scratch", required_argument, NULL, OPT_SCRATCH},
 		{"pg-version", required_argument, NULL, OPT_PG_VERSION},
 		{"pooler", required_argument, NULL, OPT_POOLER},
@@ -149,6 +152,7 @@ parse_options(int argc, char **argv, struct opts *o)
 			rc = pgp_opt_number(&o->common, optarg, "--row-limit", 1, 1000000000000LL, &o->copy.row_limit);
 			break;
 		case OPT_FROM_BACKUP: o->copy.from_backup = 1; break;
+		case OPT_IDENTITY: o->copy.identity = optarg; break;
 		case OPT_SCRATCH: o->copy.scratch_conninfo = optarg; break;
 		case OPT_PG_VERSION: o->pg_version = optarg; break;
 		case OPT_POOLER: o->pooler = optarg; break;
@@ -237,6 +241,9 @@ settings(const struct opts *o, const struct pgp_conf *conf, struct run *r)
 	r->copy.row_limit = o->copy.row_limit;
 	r->copy.from_backup = o->copy.from_backup;
 	r->copy.config_path = o->common.config_path;
+	r->copy.identity = o->copy.identity;
+	if (o->copy.identity && !o->copy.from_backup)
+		return pgp_opt_fail(&o->common, "--identity is for --from-backup (an encrypted backup)");
 	if (r->copy.from_backup && pgp_conf_get_string(conf, "backup.repo", &repo) != 1)
 		return pgp_opt_fail(&o->common, "--from-backup needs pgp-backup's repository: set backup.repo "
 				    "(or PGP_BACKUP_REPO)");

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "conf.h"
 #include "log.h"
 #include "opt.h"
@@ -128,6 +129,18 @@ check_url(const char *s, char *buf, size_t size)
 	else
 		return -1;
 	return *s && *s != '/' && !strpbrk(s, " \t\r\n") ? 0 : -1;
+}
+
+/* backup.encrypt_recipients: a public key (age1...) or a file of them, never a secret key. */
+static int
+check_recipient(const char *s, char *buf, size_t size)
+{
+	struct pgp_age_recipient r;
+
+	snprintf(buf, size, "an age public key (age1...) or a file of them");
+	if (!strncasecmp(s, "age1", 4))
+		return pgp_age_recipient_parse(s, &r);
+	return *s && strncasecmp(s, "AGE-SECRET-KEY-", 15) ? 0 : -1;
 }
 
 /* Part of every request's signature (SigV4): lower case, digits and -. */
@@ -452,7 +465,11 @@ bad_value(const struct pgp_conf *conf, const struct pgp_conf_key *key, const cha
 static void
 quoted(const char *s, char *buf, size_t size)
 {
-	snprintf(buf, size, "\"%s\"", s);
+	/* A secret key put where a value goes is never echoed into a log. */
+	if (!strncasecmp(s, "AGE-SECRET-KEY-", 15))
+		snprintf(buf, size, "a secret key (not shown)");
+	else
+		snprintf(buf, size, "\"%s\"", s);
 }
 
 static int

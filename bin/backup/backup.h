@@ -3,8 +3,9 @@
  * S3 prefix, used through one small interface (repo.c); the jobs are in
  * dump.c (backup), catalog.c (list, prune, state), restore.c (verify,
  * restore).  Layout: <repo>/<database>/<id>/{dump.pgdump.zst,
- * globals.sql.zst, manifest.json} (.gz for gzip, no suffix for none: the
- * name table is manifest.c's); a backup without manifest.json does not
+ * globals.sql.zst, manifest.json} (.gz for gzip, no suffix for none;
+ * encrypted: dump.pgdump.zst.age, globals.sql.zst.age and contents.json.age;
+ * the name table is manifest.c's); a backup without manifest.json does not
  * exist.
  */
 #ifndef PGP_BACKUP_H
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "age.h"
 #include "conf.h"
 #include "compress.h"
 #include "conn.h"
@@ -82,6 +84,13 @@ struct backup_ctx {
 	const char *pg_bindir;
 	enum compression compression;	/* backup: how the objects are stored */
 	int compress_level;
+	/* backup: encrypt to these public keys (none: stored in the clear) */
+	struct pgp_age_recipient *recipients;
+	size_t nrecipients;
+	/* reading an encrypted backup: the identity file, loaded on first use */
+	const char *identity_file;
+	struct pgp_age_identity *identities;
+	size_t nidentities;
 	int dry_run, clean, jobs, no_owner, restore_test, prune_after;
 	int in_place, keep_old, terminate;	/* restore */
 	long long keep_last, keep_daily, keep_weekly, keep_monthly, max_age_days;
@@ -118,6 +127,15 @@ int prune_run(struct backup_ctx *ctx);
 /* restore.c */
 int verify_backup(struct backup_ctx *ctx, const char *id);
 int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db);
+
+/* keys.c */
+/*
+ * The public keys of list (each "age1..." or a recipients file) into a
+ * malloc'd *keys, duplicates dropped: 0, or -1 (logged, naming FILE:LINE).
+ */
+int keys_recipients(const char *const *list, struct pgp_age_recipient **keys, size_t *n);
+/* Write a new identity file (0600, never over one) and print its public key: an exit status. */
+int keys_keygen(const struct pgp_common *common, const char *path);
 
 /* Helpers shared by the modules (dump.c). */
 /* Where PostgreSQL's program name is (common/pgbin.c's order), or NULL (logged). */

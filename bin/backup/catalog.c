@@ -215,6 +215,20 @@ rfc3339(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The public keys an encrypted backup can be read with; null when not encrypted. */
+static struct json_object *
+recipients_json(const struct manifest *m)
+{
+	struct json_object *a;
+
+	if (!m->encrypted)
+		return NULL;
+	a = json_object_new_array();
+	for (size_t i = 0; i < m->nrecipients; i++)
+		json_object_array_add(a, pgp_json_cstring(m->recipients[i]));
+	return a;
+}
+
 static void
 print_json(const struct backup_info *list, size_t n)
 {
@@ -239,6 +253,11 @@ print_json(const struct backup_info *list, size_t n)
 		json_object_object_add(b, "size", list[i].state == BACKUP_UNREADABLE ? NULL :
 				       json_object_new_int64((long long) list[i].m.size));
 		json_object_object_add(b, "status", pgp_json_cstring(state_name(list[i].state)));
+		if (list[i].state != BACKUP_UNREADABLE) {
+			json_object_object_add(b, "compression", pgp_json_cstring(list[i].m.compression));
+			json_object_object_add(b, "encrypted", json_object_new_boolean(list[i].m.encrypted));
+			json_object_object_add(b, "recipients", recipients_json(&list[i].m));
+		}
 		if (list[i].state == BACKUP_UNREADABLE)
 			json_object_object_add(b, "error", pgp_json_cstring(list[i].why));
 		json_object_array_add(arr, b);
@@ -261,14 +280,17 @@ catalog_print(struct backup_ctx *ctx)
 	if (ctx->common->format && !strcmp(ctx->common->format, "json"))
 		print_json(list, n);
 	else {
-		printf("%-18s %-20s %-22s %14s  %s\n", "ID", "DATABASE", "TIME", "SIZE", "STATUS");
+		printf("%-18s %-20s %-22s %14s  %-9s %s\n", "ID", "DATABASE", "TIME", "SIZE", "STORED", "STATUS");
 		for (size_t i = 0; i < n; i++) {
+			char stored[32];
+
 			rfc3339(list[i].time, t, sizeof(t));
+			snprintf(stored, sizeof(stored), "%s%s", list[i].m.compression, list[i].m.encrypted ? "+age" : "");
 			if (list[i].state == BACKUP_UNREADABLE)
-				printf("%-18s %-20s %-22s %14s  unreadable\n", list[i].id, list[i].database, t, "-");
+				printf("%-18s %-20s %-22s %14s  %-9s unreadable\n", list[i].id, list[i].database, t, "-", "-");
 			else
-				printf("%-18s %-20s %-22s %14llu  %s\n", list[i].id, list[i].database, t,
-				       list[i].m.size, state_name(list[i].state));
+				printf("%-18s %-20s %-22s %14llu  %-9s %s\n", list[i].id, list[i].database, t,
+				       list[i].m.size, stored, state_name(list[i].state));
 		}
 	}
 	/* A backup nobody can restore is something to act on. */

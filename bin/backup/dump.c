@@ -36,13 +36,20 @@ struct object_info {
 	char sha256[65];
 };
 
-/* Compressor + SHA-256 + repository writer, fed chunk by chunk. */
+/*
+ * One object on its way into the repository, fed chunk by chunk:
+ * raw bytes -> compressor -> age encryption (when on) -> SHA-256, count,
+ * repository writer.  The hash and the size are of the stored bytes, so
+ * verify proves an encrypted object intact without its key.
+ */
 struct stream {
+	const char *name;
 	struct compressor *z;
+	struct pgp_age_enc *enc;	/* NULL: stored in the clear */
 	EVP_MD_CTX *md;
 	struct repo_writer *w;
 	unsigned long long raw, stored;
-	int failed;
+	int store_failed;		/* the repository said why (logged) */
 };
 
 const char *
@@ -55,7 +62,7 @@ pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 	return pgp_pgbin_find(&where, name, path, sizeof(path)) == 0 ? path : NULL;
 }
 
-/* The compressor's output: hashed, counted and stored. */
+/* The stored bytes: hashed, counted and written. */
 static int
 stream_store(void *arg, const void *data, size_t len)
 {
@@ -63,7 +70,63 @@ stream_store(void *arg, const void *data, size_t len)
 
 	EVP_DigestUpdate(s->md, data, len);
 	s->stored += len;
-	return repo_write(s->w, data, len);
+	if (repo_write(s->w, data, len) < 0) {
+		s->store_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The compressor's output, sealed in 64 KiB chunks on its way to stream_store. */
+static int
+stream_encrypt(void *arg, const void *data, size_t len)
+{
+	struct stream *s = arg;
+
+	if (pgp_age_enc_write(s->enc, data, len) == 0)
+		return 0;
+	if (!s->store_failed)
+		pgp_error("%s: cannot encrypt: %s", s->name, pgp_age_error());
+	return -1;
+}
+
+static void
+stream_free(struct stream *s)
+{
+	compressor_free(s->z);
+	pgp_age_enc_free(s->enc);
+	EVP_MD_CTX_free(s->md);
+}
+
+/* A new object name with compression c: 0, or -1 (logged, nothing left). */
+static int
+stream_open(struct backup_ctx *ctx, struct stream *s, const char *name, enum compression c, int level)
+{
+	int encrypt = ctx->nrecipients > 0;
+
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->z = compressor_new(c, level, encrypt ? stream_encrypt : stream_store, s);
+	s->md = EVP_MD_CTX_new();
+	if (!s->z || !s->md || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
+		if (s->z)
+			pgp_error("out of memory");
+		stream_free(s);
+		return -1;
+	}
+	if (!(s->w = repo_create(ctx->repo, name))) {
+		stream_free(s);
+		return -1;
+	}
+	/* The age header goes out first: a recipient list that cannot be used fails here. */
+	if (encrypt && !(s->enc = pgp_age_enc_begin(ctx->recipients, ctx->nrecipients, stream_store, s))) {
+		if (!s->store_failed)
+			pgp_error("%s: cannot encrypt: %s", name, pgp_age_error());
+		repo_abort(s->w);
+		stream_free(s);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -71,6 +134,38 @@ stream_feed(struct stream *s, const void *data, size_t len)
 {
 	s->raw += len;
 	return compressor_feed(s->z, data, len);
+}
+
+/*
+ * The end of the object: stored whole (info filled) when ok, removed
+ * otherwise.  0, or -1 (logged).  Frees the stream either way.
+ */
+static int
+stream_close(struct stream *s, int ok, struct object_info *info)
+{
+	unsigned char digest[32];
+
+	if (ok && compressor_finish(s->z) < 0)
+		ok = 0;
+	if (ok && s->enc && pgp_age_enc_finish(s->enc) < 0) {
+		if (!s->store_failed)
+			pgp_error("%s: cannot encrypt: %s", s->name, pgp_age_error());
+		ok = 0;
+	}
+	if (!ok)
+		repo_abort(s->w);
+	else if (repo_commit(s->w) < 0)
+		ok = 0;
+	if (ok) {
+		EVP_DigestFinal_ex(s->md, digest, NULL);
+		snprintf(info->name, sizeof(info->name), "%s", strrchr(s->name, '/') + 1);
+		info->size = s->stored;
+		info->raw_size = s->raw;
+		for (int i = 0; i < 32; i++)
+			snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
+	}
+	stream_free(s);
+	return ok ? 0 : -1;
 }
 
 /*
@@ -87,62 +182,45 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	struct pgp_child *child;
 	struct stream s;
 	char buf[65536];
-	unsigned char digest[32];
 	ssize_t n;
+	int failed = 0;
 
-	memset(&s, 0, sizeof(s));
-	s.z = compressor_new(ctx->compression, ctx->compress_level, stream_store, &s);
-	if (!s.z)
+	if (stream_open(ctx, &s, name, ctx->compression, ctx->compress_level) < 0)
 		return -1;
-	s.md = EVP_MD_CTX_new();
-	if (!s.md || !EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) || !(s.w = repo_create(ctx->repo, name))) {
-		if (!s.md)
-			pgp_error("out of memory");
-		goto fail;
-	}
 	child = pgp_spawn_start(argv, &opts);
 	if (!child) {
-		repo_abort(s.w);
-		goto fail;
+		stream_close(&s, 0, info);
+		return -1;
 	}
 	/* A bigger pipe: fewer switches between pg_dump's writes and our reads. */
 	fcntl(pgp_spawn_stdout(child), F_SETPIPE_SZ, 1 << 20);
 	while ((n = pgp_spawn_read(child, buf, sizeof(buf))) > 0) {
 		if (scan)
 			archive_scan_feed(scan, buf, (size_t) n);
-		if (!s.failed && stream_feed(&s, buf, (size_t) n) < 0) {
-			s.failed = 1;
+		if (!failed && stream_feed(&s, buf, (size_t) n) < 0) {
+			failed = 1;
 			/* Stop the producer: nothing it writes can be stored. */
 			pgp_spawn_stop(child);
 		}
 	}
-	if (n < 0 && !s.failed) {
-		s.failed = 1;
+	if (n < 0 && !failed) {
+		failed = 1;
 		pgp_spawn_stop(child);
 	}
 	if (pgp_spawn_finish(child) < 0)
-		s.failed = 1;
-	if (!s.failed && compressor_finish(s.z) < 0)
-		s.failed = 1;
-	if (s.failed) {
-		repo_abort(s.w);
-		goto fail;
-	}
-	if (repo_commit(s.w) < 0)
-		goto fail;
-	EVP_DigestFinal_ex(s.md, digest, NULL);
-	snprintf(info->name, sizeof(info->name), "%s", strrchr(name, '/') + 1);
-	info->size = s.stored;
-	info->raw_size = s.raw;
-	for (int i = 0; i < 32; i++)
-		snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
-	compressor_free(s.z);
-	EVP_MD_CTX_free(s.md);
-	return 0;
-fail:
-	compressor_free(s.z);
-	EVP_MD_CTX_free(s.md);
-	return -1;
+		failed = 1;
+	return stream_close(&s, !failed, info);
+}
+
+/* A small object from memory (the contents object), stored as the dump is. */
+static int
+stream_text(struct backup_ctx *ctx, const char *name, const char *text, struct object_info *info)
+{
+	struct stream s;
+
+	if (stream_open(ctx, &s, name, COMPRESS_NONE, 0) < 0)
+		return -1;
+	return stream_close(&s, stream_feed(&s, text, strlen(text)) == 0, info);
 }
 
 /* The role pgp-create's backup role dumps as: <db>_owner, for <db>_backup. */
@@ -221,6 +299,57 @@ object_json(const struct object_info *o)
 	return j;
 }
 
+static const char *
+dump_format(const struct backup_ctx *ctx)
+{
+	static const char *const names[3][2] = {
+		{"pg_dump -Fc -Z0, zstd-compressed", "pg_dump -Fc -Z0, zstd-compressed, age-encrypted"},
+		{"pg_dump -Fc -Z0, gzip-compressed", "pg_dump -Fc -Z0, gzip-compressed, age-encrypted"},
+		{"pg_dump -Fc -Z0, not compressed", "pg_dump -Fc -Z0, not compressed, age-encrypted"},
+	};
+
+	return names[ctx->compression][ctx->nrecipients > 0];
+}
+
+/* null, or the format and the public keys: the only record of who can decrypt. */
+static struct json_object *
+encryption_json(const struct backup_ctx *ctx)
+{
+	struct json_object *e, *keys;
+
+	if (!ctx->nrecipients)
+		return NULL;
+	e = json_object_new_object();
+	keys = json_object_new_array();
+	json_object_object_add(e, "format", pgp_json_cstring(MANIFEST_ENCRYPTION));
+	for (size_t i = 0; i < ctx->nrecipients; i++) {
+		char key[PGP_AGE_RECIPIENT_SIZE];
+
+		pgp_age_recipient_format(&ctx->recipients[i], key);
+		json_object_array_add(keys, pgp_json_cstring(key));
+	}
+	json_object_object_add(e, "recipients", keys);
+	return e;
+}
+
+/* The contents object's text: what an unencrypted manifest says of the tables. */
+static char *
+contents_text(struct json_object *tables, const char *rows_from)
+{
+	struct json_object *c = json_object_new_object();
+	char *text;
+
+	json_object_object_add(c, "format", pgp_json_cstring(CONTENTS_FORMAT));
+	json_object_object_add(c, "tables", json_object_get(tables));
+	/* "archive": counted in the dump as it streamed; "sql": count(*) in its snapshot. */
+	json_object_object_add(c, "rows_counted_from", pgp_json_cstring(rows_from));
+	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(c, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		text = NULL;
+	json_object_put(c);
+	return text;
+}
+
 static char *
 manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const char *db,
 	      time_t start, time_t end, const struct object_info *objs, int nobjs,
@@ -244,16 +373,17 @@ manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const 
 	json_object_object_add(comp, "algorithm", pgp_json_cstring(compression_name(ctx->compression)));
 	json_object_object_add(comp, "level", json_object_new_int(ctx->compress_level));
 	json_object_object_add(m, "compression", comp);
-	json_object_object_add(m, "dump_format", pgp_json_cstring(ctx->compression == COMPRESS_NONE
-		? "pg_dump -Fc -Z0, not compressed" : ctx->compression == COMPRESS_ZSTD
-		? "pg_dump -Fc -Z0, zstd-compressed" : "pg_dump -Fc -Z0, gzip-compressed"));
+	json_object_object_add(m, "dump_format", pgp_json_cstring(dump_format(ctx)));
+	json_object_object_add(m, "encryption", encryption_json(ctx));
 	json_object_object_add(m, "role", pgp_json_cstring(role));
 	for (int i = 0; i < nobjs; i++)
 		json_object_array_add(list, object_json(&objs[i]));
 	json_object_object_add(m, "objects", list);
-	json_object_object_add(m, "tables", json_object_get(tables));
-	/* "archive": counted in the dump as it streamed; "sql": count(*) in its snapshot. */
-	json_object_object_add(m, "rows_counted_from", pgp_json_cstring(rows_from));
+	/* Encrypted: the tables are in the contents object, never in the clear. */
+	if (!ctx->nrecipients) {
+		json_object_object_add(m, "tables", json_object_get(tables));
+		json_object_object_add(m, "rows_counted_from", pgp_json_cstring(rows_from));
+	}
 	json_object_object_add(m, "status", pgp_json_cstring("ok"));
 	if (asprintf(&text, "%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
 								      JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
@@ -287,7 +417,7 @@ new_id(struct backup_ctx *ctx, const char *db, time_t *when, char *id, size_t si
 static const char *
 object_name(const struct backup_ctx *ctx, enum object_kind kind)
 {
-	return manifest_object_for(kind, compression_name(ctx->compression))->name;
+	return manifest_object_for(kind, compression_name(ctx->compression), ctx->nrecipients > 0)->name;
 }
 
 /* Remove the objects of a failed backup: nothing partial stays visible. */
@@ -295,11 +425,12 @@ static void
 remove_objects(struct backup_ctx *ctx, const char *db, const char *id)
 {
 	/* The manifest first: a PUT that timed out may still have stored it. */
-	const char *names[] = {MANIFEST, object_name(ctx, OBJECT_DUMP), object_name(ctx, OBJECT_GLOBALS)};
+	const char *names[] = {MANIFEST, object_name(ctx, OBJECT_DUMP), object_name(ctx, OBJECT_GLOBALS),
+		ctx->nrecipients ? object_name(ctx, OBJECT_CONTENTS) : NULL};
 	char name[256];
 
 	repo_cleanup(ctx->repo, 1);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && names[i]; i++) {
 		snprintf(name, sizeof(name), "%s/%s/%s", db, id, names[i]);
 		repo_delete(ctx->repo, name);
 	}
@@ -343,11 +474,11 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 {
 	char id[32], snapshot[128], name[256];
 	struct pgp_childconn cc = {0};
-	struct object_info objs[2];
+	struct object_info objs[3];
 	struct json_object *tables = NULL;
 	struct archive_scan *scan = archive_scan_new();
-	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL;
-	int version = PQserverVersion(conn), rc = -1;
+	char *role = ctx->role ? strdup(ctx->role) : detect_role(conn), *manifest = NULL, *contents = NULL;
+	int version = PQserverVersion(conn), rc = -1, nobjs = 2;
 	const char *rows_from = "sql";
 	time_t start, end;
 	PGresult *res;
@@ -403,18 +534,24 @@ take(struct backup_ctx *ctx, PGconn *conn, const char *db, char *error, size_t e
 		if (stream_command(ctx, argv, &cc, name, &objs[1], NULL) < 0)
 			goto fail;
 	}
+	if (ctx->nrecipients) {
+		snprintf(name, sizeof(name), "%s/%s/%s", db, id, object_name(ctx, OBJECT_CONTENTS));
+		contents = contents_text(tables, rows_from);
+		if (!contents || stream_text(ctx, name, contents, &objs[nobjs++]) < 0)
+			goto fail;
+	}
 	end = time(NULL);
-	if (objects_present(ctx, db, id, objs, 2) < 0)
+	if (objects_present(ctx, db, id, objs, nobjs) < 0)
 		goto fail;
-	manifest = manifest_text(ctx, conn, id, db, start, end, objs, 2, tables, role, rows_from);
+	manifest = manifest_text(ctx, conn, id, db, start, end, objs, nobjs, tables, role, rows_from);
 	snprintf(name, sizeof(name), "%s/%s/%s", db, id, MANIFEST);
 	if (!manifest || repo_put(ctx->repo, name, manifest, strlen(manifest)) < 0)
 		goto fail;
 	if (!ctx->common->format || strcmp(ctx->common->format, "json") != 0) {
 		if (pgp_log_enabled(PGP_LOG_INFO))
-			printf("backup %s of %s: %llu bytes (%llu before compression) in %lld s\n", id, db,
+			printf("backup %s of %s: %llu bytes (%llu before compression) in %lld s%s\n", id, db,
 			       objs[0].size + objs[1].size, objs[0].raw_size + objs[1].raw_size,
-			       (long long) (end - start));
+			       (long long) (end - start), ctx->nrecipients ? ", encrypted" : "");
 	} else
 		printf("%s\n", manifest);
 	/* pgp-alert reads the state file: a stale one must not pass silently. */
@@ -435,6 +572,7 @@ done:
 	json_object_put(tables);
 	archive_scan_free(scan);
 	free(manifest);
+	free(contents);
 	free(role);
 	return rc;
 }

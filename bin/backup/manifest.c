@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "age.h"
 #include "manifest.h"
 
 /*
@@ -19,20 +20,31 @@
  * each compression has its own names, so an object says how it is stored.
  */
 static const struct object_name object_names[] = {
-	{"dump.pgdump.zst", OBJECT_DUMP, "zstd"},
-	{"globals.sql.zst", OBJECT_GLOBALS, "zstd"},
-	{"dump.pgdump.gz", OBJECT_DUMP, "gzip"},
-	{"globals.sql.gz", OBJECT_GLOBALS, "gzip"},
-	{"dump.pgdump", OBJECT_DUMP, "none"},
-	{"globals.sql", OBJECT_GLOBALS, "none"},
+	{"dump.pgdump.zst", OBJECT_DUMP, "zstd", 0},
+	{"globals.sql.zst", OBJECT_GLOBALS, "zstd", 0},
+	{"dump.pgdump.gz", OBJECT_DUMP, "gzip", 0},
+	{"globals.sql.gz", OBJECT_GLOBALS, "gzip", 0},
+	{"dump.pgdump", OBJECT_DUMP, "none", 0},
+	{"globals.sql", OBJECT_GLOBALS, "none", 0},
+	{"dump.pgdump.zst.age", OBJECT_DUMP, "zstd", 1},
+	{"globals.sql.zst.age", OBJECT_GLOBALS, "zstd", 1},
+	{"dump.pgdump.gz.age", OBJECT_DUMP, "gzip", 1},
+	{"globals.sql.gz.age", OBJECT_GLOBALS, "gzip", 1},
+	{"dump.pgdump.age", OBJECT_DUMP, "none", 1},
+	{"globals.sql.age", OBJECT_GLOBALS, "none", 1},
+	{"contents.json.age", OBJECT_CONTENTS, NULL, 1},
 };
 
 const struct object_name *
-manifest_object_for(enum object_kind kind, const char *compression)
+manifest_object_for(enum object_kind kind, const char *compression, int encrypted)
 {
-	for (size_t i = 0; i < sizeof(object_names) / sizeof(object_names[0]); i++)
-		if (object_names[i].kind == kind && !strcmp(object_names[i].compression, compression))
-			return &object_names[i];
+	for (size_t i = 0; i < sizeof(object_names) / sizeof(object_names[0]); i++) {
+		const struct object_name *o = &object_names[i];
+
+		if (o->kind == kind && o->encrypted == encrypted &&
+		    (!o->compression || !strcmp(o->compression, compression)))
+			return o;
+	}
 	return NULL;
 }
 
@@ -70,6 +82,8 @@ reason(char *why, size_t size, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+static void clear_tables(struct manifest *m);
 
 /* A string field without NUL or newline that fits size; else -1 with a reason. */
 static int
@@ -153,9 +167,12 @@ parse_object(struct json_object *o, size_t i, struct manifest *m, char *why, siz
 	obj->what = manifest_object_name(name);
 	if (!obj->what)
 		return reason(why, whysize, "objects[%zu]: \"%s\" is not an object pgp-backup writes", i, name);
-	if (strcmp(obj->what->compression, m->compression) != 0)
+	if (obj->what->compression && strcmp(obj->what->compression, m->compression) != 0)
 		return reason(why, whysize, "objects[%zu]: %s does not match the compression \"%s\"", i,
 			      name, m->compression);
+	if (obj->what->encrypted != m->encrypted)
+		return reason(why, whysize, "objects[%zu]: %s is %sencrypted, the manifest says %s", i, name,
+			      obj->what->encrypted ? "" : "not ", m->encrypted ? "encrypted" : "not encrypted");
 	for (size_t k = 0; k < m->nobjects; k++)
 		if (m->objects[k].what == obj->what)
 			return reason(why, whysize, "objects[%zu]: %s is listed twice", i, name);
@@ -189,6 +206,8 @@ parse_objects(struct json_object *root, struct manifest *m, char *why, size_t wh
 			return -1;
 	if (!manifest_find(m, OBJECT_DUMP))
 		return reason(why, whysize, "\"objects\" has no dump");
+	if (m->encrypted && !manifest_find(m, OBJECT_CONTENTS))
+		return reason(why, whysize, "\"objects\" has no contents object (encrypted backup)");
 	return 0;
 }
 
@@ -217,6 +236,7 @@ parse_tables(struct json_object *root, struct manifest *m, char *why, size_t why
 
 	if (!json_object_object_get_ex(root, "tables", &tables) || !json_object_is_type(tables, json_type_array))
 		return reason(why, whysize, "\"tables\" is not an array");
+	m->have_tables = 1;
 	n = json_object_array_length(tables);
 	m->tables = calloc(n ? n : 1, sizeof(*m->tables));
 	if (!m->tables)
@@ -234,6 +254,50 @@ parse_tables(struct json_object *root, struct manifest *m, char *why, size_t why
 			return -1;
 		if (get_count(t, "rows", &mt->rows, sub, sizeof(sub)) < 0)
 			return reason(why, whysize, "tables[%zu]: %s", i, sub);
+	}
+	return 0;
+}
+
+/*
+ * "encryption": absent or null for a backup stored in the clear, else the
+ * format and the public keys it was encrypted to (an age stanza names no
+ * recipient, so this is the only record of who can decrypt).
+ */
+static int
+parse_encryption(struct json_object *root, struct manifest *m, char *why, size_t whysize)
+{
+	struct json_object *enc, *list;
+	char format[64], sub[200];
+	size_t n;
+
+	if (!json_object_object_get_ex(root, "encryption", &enc) || !enc)
+		return 0;
+	if (!json_object_is_type(enc, json_type_object))
+		return reason(why, whysize, "\"encryption\" is not an object");
+	if (get_string(enc, "format", format, sizeof(format), 0, sub, sizeof(sub)) < 0)
+		return reason(why, whysize, "\"encryption\": %s", sub);
+	if (strcmp(format, MANIFEST_ENCRYPTION) != 0)
+		return reason(why, whysize, "\"encryption\": unknown format \"%s\" (this pgp-backup reads %s)",
+			      format, MANIFEST_ENCRYPTION);
+	if (!json_object_object_get_ex(enc, "recipients", &list) || !json_object_is_type(list, json_type_array))
+		return reason(why, whysize, "\"encryption\".\"recipients\" is not an array");
+	n = json_object_array_length(list);
+	if (n == 0 || n > MANIFEST_MAX_RECIPIENTS)
+		return reason(why, whysize, "\"encryption\" lists %zu recipients", n);
+	m->recipients = calloc(n, sizeof(*m->recipients));
+	if (!m->recipients)
+		return reason(why, whysize, "out of memory");
+	m->encrypted = 1;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		struct pgp_age_recipient key;
+
+		if (!json_object_is_type(r, json_type_string) ||
+		    json_object_get_string_len(r) >= (int) sizeof(m->recipients[0]) ||
+		    pgp_age_recipient_parse(json_object_get_string(r), &key) < 0)
+			return reason(why, whysize, "\"encryption\".\"recipients\"[%zu] is not an age public key", i);
+		snprintf(m->recipients[i], sizeof(m->recipients[i]), "%s", json_object_get_string(r));
+		m->nrecipients = i + 1;
 	}
 	return 0;
 }
@@ -276,29 +340,35 @@ parse_header(struct json_object *root, const char *database, const char *id, str
 	m->compress_level = json_object_get_int(level);
 	if (json_object_get_int64(level) < -131072 || json_object_get_int64(level) > 22)
 		return reason(why, whysize, "\"compression\".\"level\" is out of range");
-	return 0;
+	return parse_encryption(root, m, why, whysize);
 }
 
-int
-manifest_parse(const char *text, size_t len, const char *database, const char *id, struct manifest *out,
-	       char *why, size_t whysize)
+/* text as one JSON object, nothing after it: the root, or NULL with a reason. */
+static struct json_object *
+parse_json(const char *text, size_t len, size_t max, char *why, size_t whysize)
 {
 	struct json_tokener *tok;
 	struct json_object *root;
 	enum json_tokener_error err;
-	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
-	if (len == 0)
-		return reason(why, whysize, "it is empty");
-	if (len > MANIFEST_MAX_BYTES || len > (size_t) 0x7fffffff)
-		return reason(why, whysize, "it is too large (%zu bytes)", len);
-	if (memchr(text, '\0', len))
-		return reason(why, whysize, "it holds a NUL byte");
+	if (len == 0) {
+		reason(why, whysize, "it is empty");
+		return NULL;
+	}
+	if (len > max || len > (size_t) 0x7fffffff) {
+		reason(why, whysize, "it is too large (%zu bytes)", len);
+		return NULL;
+	}
+	if (memchr(text, '\0', len)) {
+		reason(why, whysize, "it holds a NUL byte");
+		return NULL;
+	}
 	/* A manifest is three levels deep: anything deeper is not one. */
 	tok = json_tokener_new_ex(8);
-	if (!tok)
-		return reason(why, whysize, "out of memory");
+	if (!tok) {
+		reason(why, whysize, "out of memory");
+		return NULL;
+	}
 	root = json_tokener_parse_ex(tok, text, (int) len);
 	err = json_tokener_get_error(tok);
 	if (root && err == json_tokener_success && json_tokener_get_parse_end(tok) < len &&
@@ -309,12 +379,32 @@ manifest_parse(const char *text, size_t len, const char *database, const char *i
 		err = json_tokener_error_parse_eof;
 	if (err != json_tokener_success) {
 		json_object_put(root);
-		return reason(why, whysize, "invalid JSON: %s", json_tokener_error_desc(err));
+		reason(why, whysize, "invalid JSON: %s", json_tokener_error_desc(err));
+		return NULL;
 	}
-	if (!json_object_is_type(root, json_type_object))
+	if (!json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
 		reason(why, whysize, "it is not a JSON object");
-	else if (parse_header(root, database, id, out, why, whysize) == 0 &&
-		 parse_objects(root, out, why, whysize) == 0 && parse_tables(root, out, why, whysize) == 0)
+		return NULL;
+	}
+	return root;
+}
+
+int
+manifest_parse(const char *text, size_t len, const char *database, const char *id, struct manifest *out,
+	       char *why, size_t whysize)
+{
+	struct json_object *root;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_json(text, len, MANIFEST_MAX_BYTES, why, whysize);
+	if (!root)
+		return -1;
+	/* An encrypted backup's tables are in its contents object, read on restore. */
+	if (parse_header(root, database, id, out, why, whysize) == 0 &&
+	    parse_objects(root, out, why, whysize) == 0 &&
+	    (out->encrypted || parse_tables(root, out, why, whysize) == 0))
 		rc = 0;
 	json_object_put(root);
 	if (rc < 0)
@@ -322,8 +412,31 @@ manifest_parse(const char *text, size_t len, const char *database, const char *i
 	return rc;
 }
 
-void
-manifest_clear(struct manifest *m)
+int
+manifest_parse_contents(const char *text, size_t len, struct manifest *m, char *why, size_t whysize)
+{
+	struct json_object *root = parse_json(text, len, CONTENTS_MAX_BYTES, why, whysize);
+	char format[64];
+	int rc = -1;
+
+	clear_tables(m);
+	if (!root)
+		return -1;
+	if (get_string(root, "format", format, sizeof(format), 0, why, whysize) == 0) {
+		if (strcmp(format, CONTENTS_FORMAT) != 0)
+			reason(why, whysize, "unknown format \"%s\" (this pgp-backup reads %s)", format,
+			       CONTENTS_FORMAT);
+		else if (parse_tables(root, m, why, whysize) == 0)
+			rc = 0;
+	}
+	json_object_put(root);
+	if (rc < 0)
+		clear_tables(m);
+	return rc;
+}
+
+static void
+clear_tables(struct manifest *m)
 {
 	for (size_t i = 0; i < m->ntables; i++) {
 		free(m->tables[i].schema);
@@ -332,6 +445,16 @@ manifest_clear(struct manifest *m)
 	free(m->tables);
 	m->tables = NULL;
 	m->ntables = 0;
+	m->have_tables = 0;
+}
+
+void
+manifest_clear(struct manifest *m)
+{
+	clear_tables(m);
+	free(m->recipients);
+	m->recipients = NULL;
+	m->nrecipients = 0;
 }
 
 const struct manifest_object *

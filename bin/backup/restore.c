@@ -45,10 +45,59 @@
 struct reader {
 	EVP_MD_CTX *md;
 	unsigned long long size;
+	struct pgp_age_dec *dec;	/* an encrypted object: decrypted before d */
 	struct decompressor *d;		/* NULL: hash only */
 	int out_fd, stopped, out_errno;
+	FILE *out_mem;			/* or into memory (the contents object) */
 	struct archive_scan *scan;
+	enum pgp_age_status age_status;	/* why decryption stopped */
+	char age_why[256];
 };
+
+/* None of our identities is one the backup was encrypted to: say who can read it. */
+static void
+no_identity_matches(const struct backup_ctx *ctx, const struct backup_info *b)
+{
+	pgp_error("backup %s is encrypted to %zu key(s), and no identity in %s is one of them", b->id,
+		  b->m.nrecipients, ctx->identity_file);
+	for (size_t i = 0; i < b->m.nrecipients; i++)
+		pgp_detail("encrypted to %s", b->m.recipients[i]);
+	pgp_hint("give the identity (private key) file of one of those public keys with --identity");
+}
+
+/*
+ * Before reading encrypted backup b: the identity file loaded (once), and
+ * one of its keys among those the manifest says b was encrypted to.  0,
+ * or the exit status (logged): usage (2) when there is no such identity.
+ */
+static int
+backup_identities(struct backup_ctx *ctx, const struct backup_info *b)
+{
+	if (!ctx->identity_file) {
+		pgp_error("backup %s is encrypted: reading it needs an identity (private key) file", b->id);
+		for (size_t i = 0; i < b->m.nrecipients; i++)
+			pgp_detail("encrypted to %s", b->m.recipients[i]);
+		pgp_hint("give --identity FILE or set backup.identity_file");
+		return PGP_EXIT_USAGE;
+	}
+	if (!ctx->identities && pgp_age_identities_read(ctx->identity_file, &ctx->identities,
+							&ctx->nidentities) < 0) {
+		pgp_error("%s", pgp_age_error());
+		return PGP_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ctx->nidentities; i++) {
+		struct pgp_age_recipient pub;
+		char key[PGP_AGE_RECIPIENT_SIZE];
+
+		pgp_age_identity_recipient(&ctx->identities[i], &pub);
+		pgp_age_recipient_format(&pub, key);
+		for (size_t k = 0; k < b->m.nrecipients; k++)
+			if (!strcmp(key, b->m.recipients[k]))
+				return PGP_EXIT_OK;
+	}
+	no_identity_matches(ctx, b);
+	return PGP_EXIT_USAGE;
+}
 
 static int
 write_fd(int fd, const unsigned char *p, size_t len)
@@ -74,12 +123,34 @@ reader_out(void *arg, const void *data, size_t len)
 
 	if (r->scan)
 		archive_scan_feed(r->scan, data, len);
+	if (r->out_mem && fwrite(data, 1, len, r->out_mem) != len)
+		r->out_errno = ENOMEM;
 	/* A reader gone: decompress on regardless, to see if the object is why. */
 	if (r->out_fd >= 0 && write_fd(r->out_fd, data, len) < 0) {
 		r->out_errno = errno;
 		r->out_fd = -1;
 	}
 	return 0;
+}
+
+/* Decrypted plaintext, one verified 64 KiB chunk at a time. */
+static int
+reader_plain(void *arg, const void *data, size_t len)
+{
+	struct reader *r = arg;
+
+	return decompressor_feed(r->d, data, len) < 0 ? -1 : 0;
+}
+
+/* Decryption stopped: keep why (the age error, unless the decompressor is why). */
+static void
+reader_age_failed(struct reader *r)
+{
+	r->stopped = 1;
+	if (!decompressor_error(r->d)) {
+		r->age_status = pgp_age_dec_status(r->dec);
+		snprintf(r->age_why, sizeof(r->age_why), "%s", pgp_age_error());
+	}
 }
 
 static int
@@ -89,23 +160,50 @@ reader_sink(void *arg, const void *data, size_t len)
 
 	EVP_DigestUpdate(r->md, data, len);
 	r->size += len;
-	if (r->d && !r->stopped && decompressor_feed(r->d, data, len) < 0)
+	if (!r->d || r->stopped)
+		return 0;
+	if (r->dec) {
+		if (pgp_age_dec_write(r->dec, data, len) < 0)
+			reader_age_failed(r);
+	} else if (decompressor_feed(r->d, data, len) < 0)
 		r->stopped = 1;
 	return 0;
 }
 
+/* After the last byte: a stream that stopped short is an error, never shorter output. */
+static void
+reader_finish(struct reader *r)
+{
+	if (!r->d || r->stopped)
+		return;
+	if (r->dec && pgp_age_dec_finish(r->dec) < 0)
+		reader_age_failed(r);
+	else
+		(void) decompressor_finish(r->d);
+}
+
 /* Decompression of b's objects is by its manifest's word: -1 (logged) for one unknown. */
 static int
-reader_start(struct reader *r, const struct backup_info *b)
+reader_start(struct backup_ctx *ctx, struct reader *r, const struct backup_info *b,
+	     const struct manifest_object *obj)
 {
-	enum compression c;
+	enum compression c = COMPRESS_NONE;
 
-	if (compression_parse(b->m.compression, &c) < 0) {
+	if (obj->what->compression && compression_parse(b->m.compression, &c) < 0) {
 		pgp_error("backup %s: compression \"%s\" is not one this pgp-backup reads", b->id, b->m.compression);
 		return -1;
 	}
 	r->d = decompressor_new(c, reader_out, r);
-	return r->d ? 0 : -1;
+	if (!r->d)
+		return -1;
+	if (!obj->what->encrypted)
+		return 0;
+	if (backup_identities(ctx, b) != 0)
+		return -1;
+	r->dec = pgp_age_dec_begin(ctx->identities, ctx->nidentities, reader_plain, r);
+	if (!r->dec)
+		pgp_error("backup %s: cannot start decrypting: %s", b->id, pgp_age_error());
+	return r->dec ? 0 : -1;
 }
 
 /*
@@ -115,7 +213,7 @@ reader_start(struct reader *r, const struct backup_info *b)
  */
 static int
 check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct manifest_object *obj,
-	     int out_fd, struct archive_scan *scan)
+	     int out_fd, FILE *out_mem, struct archive_scan *scan)
 {
 	struct reader r;
 	char name[256], hex[65];
@@ -131,14 +229,18 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 		pgp_error("out of memory");
 		return PGP_EXIT_FAILED;
 	}
-	if ((out_fd >= 0 || scan) && reader_start(&r, b) < 0) {
+	r.out_mem = out_mem;
+	if ((out_fd >= 0 || scan || out_mem) && reader_start(ctx, &r, b, obj) < 0) {
 		EVP_MD_CTX_free(r.md);
-		return PGP_EXIT_FAILED;
+		decompressor_free(r.d);
+		pgp_age_dec_free(r.dec);
+		/* No identity, or not the right one: the user's to fix (2). */
+		return obj->what->encrypted ? PGP_EXIT_USAGE : PGP_EXIT_FAILED;
 	}
 	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj->what->name);
 	rc = repo_read(ctx->repo, name, reader_sink, &r);
-	if (rc == 0 && r.d && !r.stopped)
-		(void) decompressor_finish(r.d);
+	if (rc == 0)
+		reader_finish(&r);
 	EVP_DigestFinal_ex(r.md, d, NULL);
 	EVP_MD_CTX_free(r.md);
 	for (int i = 0; i < 32; i++)
@@ -152,6 +254,12 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 		pgp_error("backup %s: object %s does not match its manifest (%llu bytes, sha256 %.12s..., "
 			  "manifest: %llu bytes, sha256 %.12s...)", b->id, obj->what->name, r.size, hex,
 			  obj->size, obj->sha256);
+	else if (r.age_status == PGP_AGE_ERR_NOMATCH) {
+		no_identity_matches(ctx, b);
+		status = PGP_EXIT_USAGE;
+	} else if (r.age_status != PGP_AGE_OK)
+		pgp_error("backup %s: object %s does not decrypt (%s): it is corrupt or was changed", b->id,
+			  obj->what->name, r.age_why);
 	else if (r.d && decompressor_error(r.d))
 		pgp_error("backup %s: object %s does not decompress (%s): it is corrupt", b->id, obj->what->name,
 			  decompressor_error(r.d));
@@ -160,6 +268,7 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 	else
 		status = PGP_EXIT_OK;
 	decompressor_free(r.d);
+	pgp_age_dec_free(r.dec);
 	return status;
 }
 
@@ -177,12 +286,52 @@ check_objects(struct backup_ctx *ctx, const struct backup_info *b, int skip)
 
 		if ((int) b->m.objects[k].what->kind == skip)
 			continue;
-		rc = check_object(ctx, b, &b->m.objects[k], -1, NULL);
+		rc = check_object(ctx, b, &b->m.objects[k], -1, NULL, NULL);
 		if (rc == PGP_EXIT_FAILED)
 			return rc;
 		found |= rc == PGP_EXIT_FOUND;
 	}
 	return found ? PGP_EXIT_FOUND : PGP_EXIT_OK;
+}
+
+/*
+ * An encrypted backup's tables and row counts, from its contents object
+ * (decrypted and checked like any object): 0, or the exit status.
+ */
+static int
+load_contents(struct backup_ctx *ctx, struct backup_info *b)
+{
+	const struct manifest_object *obj = manifest_find(&b->m, OBJECT_CONTENTS);
+	char *text = NULL, why[256];
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	if (!b->m.encrypted || b->m.have_tables)
+		return PGP_EXIT_OK;
+	rc = backup_identities(ctx, b);
+	if (rc != 0)
+		return rc;
+	if (obj->raw_size > CONTENTS_MAX_BYTES) {
+		pgp_error("backup %s: object %s is too large (%llu bytes)", b->id, obj->what->name, obj->raw_size);
+		return PGP_EXIT_FOUND;
+	}
+	mem = open_memstream(&text, &len);
+	if (!mem) {
+		pgp_error("out of memory");
+		return PGP_EXIT_FAILED;
+	}
+	rc = check_object(ctx, b, obj, -1, mem, NULL);
+	if (fclose(mem) != 0 && rc == 0) {
+		pgp_error("out of memory");
+		rc = PGP_EXIT_FAILED;
+	}
+	if (rc == 0 && manifest_parse_contents(text, len, &b->m, why, sizeof(why)) < 0) {
+		pgp_error("backup %s: object %s: %s", b->id, obj->what->name, why);
+		rc = PGP_EXIT_FOUND;
+	}
+	free(text);
+	return rc;
 }
 
 /* The admin connection, never to the database that is to be renamed. */
@@ -354,7 +503,7 @@ download(struct backup_ctx *ctx, const struct backup_info *b, struct archive_sca
 		pgp_error("cannot create a file in %s: %s", ctx->tmp_dir, strerror(errno));
 		return PGP_EXIT_FAILED;
 	}
-	rc = check_object(ctx, b, dump, fd, scan);
+	rc = check_object(ctx, b, dump, fd, NULL, scan);
 	if (close(fd) != 0 && rc == 0) {
 		pgp_error("cannot write \"%s\": %s", path, strerror(errno));
 		rc = PGP_EXIT_FAILED;
@@ -384,7 +533,7 @@ restore_dump(struct backup_ctx *ctx, PGconn *admin, const struct backup_info *b,
 	if (rc == 0 && !child)
 		rc = PGP_EXIT_FAILED;
 	if (child && !*file) {
-		rc = check_object(ctx, b, dump, pgp_spawn_stdin(child), scan);
+		rc = check_object(ctx, b, dump, pgp_spawn_stdin(child), NULL, scan);
 		if (rc != 0)
 			pgp_spawn_stop(child);
 	}
@@ -719,6 +868,8 @@ verify_backup(struct backup_ctx *ctx, const char *id)
 		return rc;
 	}
 	rc = check_objects(ctx, &list[i], -1);
+	if (rc == PGP_EXIT_OK && ctx->restore_test)
+		rc = load_contents(ctx, &list[i]);
 	if (rc == PGP_EXIT_OK && ctx->restore_test) {
 		PGconn *admin = admin_connection(ctx, NULL);
 		char scratch[64];
@@ -836,7 +987,10 @@ restore_backup(struct backup_ctx *ctx, const char *id, const char *target)
 		catalog_free(list, n);
 		return rc;
 	}
-	rc = check_target(ctx, admin, &list[i], target, &exists);
+	/* An encrypted backup: the identity and its table list before anything is created. */
+	rc = load_contents(ctx, &list[i]);
+	if (rc == 0)
+		rc = check_target(ctx, admin, &list[i], target, &exists);
 	if (rc == 0)
 		rc = ctx->in_place ? restore_in_place(ctx, admin, &list[i], target, exists)
 			: restore_swap(ctx, admin, &list[i], target, exists);

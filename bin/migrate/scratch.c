@@ -410,11 +410,21 @@ restore_backup(PGconn *target, PGconn *admin, const char *dbname, const struct m
 		return -1;
 	env[0] = cc.env;
 	{
-		char *argv[] = {prog, (char *) "restore", (char *) "latest", (char *) "-q", (char *) "--no-owner",
-				(char *) "-d", cc.conninfo, (char *) "--database", (char *) dbname,
-				(char *) "--from", PQdb(target), o->config_path ? (char *) "-c" : NULL,
-				(char *) o->config_path, NULL};
+		char *argv[16] = {prog, (char *) "restore", (char *) "latest", (char *) "-q", (char *) "--no-owner",
+				  (char *) "-d", cc.conninfo, (char *) "--database", (char *) dbname,
+				  (char *) "--from", PQdb(target)};
+		int argc = 11;
 
+		/* The identity's path, never the key: pgp-backup reads the file itself. */
+		if (o->identity) {
+			argv[argc++] = (char *) "--identity";
+			argv[argc++] = (char *) o->identity;
+		}
+		if (o->config_path) {
+			argv[argc++] = (char *) "-c";
+			argv[argc++] = (char *) o->config_path;
+		}
+		argv[argc] = NULL;
 		child = pgp_spawn_start(argv, &opts);
 	}
 	if (child)

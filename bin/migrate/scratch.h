@@ -18,6 +18,7 @@ struct mc_copy_opts {
 	long long row_limit;		/* --row-limit N per table; 0: every row */
 	int from_backup;		/* --from-backup: pgp-backup's latest */
 	const char *config_path;	/* for pgp-backup (-c), or NULL */
+	const char *identity;		/* --identity for pgp-backup (an encrypted backup), or NULL */
 	const char *scratch_conninfo;	/* --scratch / migrate_check.scratch;
 					 * NULL: the target's server */
 };
