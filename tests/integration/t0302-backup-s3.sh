@@ -5,6 +5,8 @@
 # the front stopped after the first part, a byte flipped inside s3rver.
 . "$(dirname "$0")/lib.sh"
 need /usr/bin/aws "Debian's awscli"
+need age "age (Debian age)"
+need age-keygen "age-keygen (Debian age)"
 s3_start
 backup_fixture 1
 # About 30MB that does not compress (to zstd, hex text halves): at least
@@ -134,6 +136,34 @@ python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(20); b=f.read(1); f.se
 run pb verify latest --database shop
 is "$RC" 1 "a corrupt object: verify exits 1"
 like "$ERR" "object globals.sql.zst does not match its manifest" "naming it"
+
+# Encrypted, multipart through the strict front: awscli's copy decrypts with Debian's age.
+age-keygen -o "$BDIR/age.key" 2>/dev/null
+pub=$(age-keygen -y "$BDIR/age.key")
+seen=$(wc -l <"$S3_DIR/proxy.log")
+run pb backup -d service=shop-backup --encrypt-to "$pub" --no-prune
+is "$RC" 0 "encrypted backup to S3"
+[ "$RC" = 0 ] || diag "$ERR"
+eid=$(json_get "$(cat "$state/backup-shop.json")" 'd["last_good_id"]')
+unlike "$(tail -n +$((seen + 1)) "$S3_DIR/proxy.log")" "REJECT" "the front rejected none of its requests"
+like "$(tail -n +$((seen + 1)) "$S3_DIR/proxy.log")" "partNumber=3" "it went up in at least three parts"
+run aws_cli s3 ls --recursive "s3://$S3_BUCKET/pgp/shop/$eid/"
+like "$OUT" "$eid/dump.pgdump.zst.age" "the dump is an age file"
+like "$OUT" "$eid/contents.json.age" "and so is the table list"
+aws_cli s3 cp "s3://$S3_BUCKET/pgp/shop/$eid/dump.pgdump.zst.age" "$dl/dump.age" >/dev/null 2>&1
+admin -c "CREATE DATABASE s3_by_hand" >/dev/null
+age -d -i "$BDIR/age.key" "$dl/dump.age" | zstd -dc |
+	pg_restore -d "${ADMIN/dbname=postgres/dbname=s3_by_hand}" 2>/dev/null
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=s3_by_hand}" -c "SELECT count(*) FROM noise")" 6 \
+	"aws s3 cp | age -d | zstd -dc | pg_restore restores it"
+run pb verify "$eid" --database shop
+is "$RC" 0 "verify from S3 without a key"
+run pb verify "$eid" --database shop --restore-test -d "$ADMIN" --identity "$BDIR/age.key"
+is "$RC" 0 "verify --restore-test from S3 with the identity"
+run pb restore "$eid" -d "$ADMIN" --database from_s3_age --identity "$BDIR/age.key"
+is "$RC" 0 "restore streams from S3 through decryption into pg_restore"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=from_s3_age}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+	"rows restored"
 
 # zstd, gzip and none side by side in one S3 prefix: list, verify, restore, prune.
 psql -X -q service=shop-migrator -c "DROP TABLE noise" >/dev/null

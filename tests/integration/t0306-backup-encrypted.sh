@@ -166,6 +166,92 @@ for how in flip cut; do
 	rm -rf "${repo:?}/shop/$bid"
 done
 
+# ---- an encrypted backup's manifest, damaged: unreadable, nothing deleted ----
+run pb backup -d service=shop-backup --encrypt-to "$pub1" --no-prune
+mid=$(ls "$repo/shop" | sort | tail -n 1)
+sleep 1
+run pb backup -d service=shop-backup --encrypt-to "$pub1" --no-prune
+new=$(ls "$repo/shop" | sort | tail -n 1)
+cp -a "$repo" "$BDIR/pristine"
+sums() { (cd "$1" && find . -type f ! -name manifest.json | sort | xargs sha256sum); }
+good_sums=$(sums "$BDIR/pristine")
+damage_list=$(cat <<'LIST'
+encryption a string|dump(dict(m, encryption="age"))
+encryption of another format|dump(dict(m, encryption=dict(m["encryption"], format="gpg")))
+no recipients|dump(dict(m, encryption=dict(m["encryption"], recipients=[])))
+a recipient that is no key|dump(dict(m, encryption=dict(m["encryption"], recipients=["age1notakey"])))
+a secret key as recipient|dump(dict(m, encryption=dict(m["encryption"], recipients=[SECRET])))
+encryption dropped, objects still .age|dump({k: v for k, v in m.items() if k != "encryption"})
+no contents object|dump(dict(m, objects=[o for o in m["objects"] if o["name"] != "contents.json.age"]))
+a clear dump in an encrypted backup|dump(dict(m, objects=[dict(o, name="dump.pgdump.zst") if o["name"] == "dump.pgdump.zst.age" else o for o in m["objects"]]))
+LIST
+)
+case_n=0
+while IFS='|' read -r what expr; do
+	case_n=$((case_n + 1))
+	r=$BDIR/case$case_n
+	rm -rf "$r" && cp -a "$BDIR/pristine" "$r"
+	python3 - "$r/shop/$new/manifest.json" "$expr" "$secret" <<'PY'
+import json, sys
+path, expr, SECRET = sys.argv[1:]
+m = json.load(open(path)); dump = lambda d: json.dumps(d, indent=2)
+open(path, "w").write(eval(expr))
+PY
+	c() { pgp-backup -c /dev/null --repo "$r" --state-dir "$state" "$@"; }
+	run c list --format json
+	is "$(json_get "$OUT" '[b["status"] for b in d["backups"] if b["id"]=="'"$new"'"]')" '["unreadable"]' \
+		"$what: list shows it as unreadable"
+	unlike "$ERR" "${secret:15:20}" "$what: no secret echoed"
+	run c prune --database shop --keep-last 1 --keep-daily 0 --keep-weekly 0 --keep-monthly 0
+	is "$RC" 1 "$what: prune exits 1"
+	ok "$what: and deletes nothing of it" -- test -f "$r/shop/$new/dump.pgdump.zst.age"
+	run c restore "$new" -d "$ADMIN" --database "case$case_n" --identity "$keys/pgp.key"
+	is "$RC" 1 "$what: restore refuses it"
+	is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname = 'case$case_n' OR datname LIKE 'pgp\\_%'")" 0 \
+		"$what: before anything is created"
+	rm -rf "$r"
+done <<<"$damage_list"
+
+# The table list damaged under a manifest that agrees: the restore stops, naming it.
+r=$BDIR/contents
+cp -a "$BDIR/pristine" "$r"
+python3 - "$r/shop/$new" <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]; p = d + "/contents.json.age"
+b = bytearray(open(p, "rb").read()); b[-5] ^= 1; open(p, "wb").write(b)
+m = json.load(open(d + "/manifest.json"))
+for o in m["objects"]:
+    if o["name"] == "contents.json.age":
+        o["sha256"] = hashlib.sha256(b).hexdigest()
+json.dump(m, open(d + "/manifest.json", "w"))
+PY
+run pgp-backup -c /dev/null --repo "$r" --state-dir "$state" restore "$new" -d "$ADMIN" --database c_bad \
+	--identity "$keys/pgp.key"
+is "$RC" 1 "a damaged table list: restore exits 1"
+like "$ERR" "contents.json.age does not decrypt" "naming the object"
+is "$(admin -c "SELECT count(*) FROM pg_database WHERE datname = 'c_bad'")" 0 "and creates nothing"
+rm -rf "$r" "$BDIR/pristine"
+
+# pg_dump failing part way with encryption on: nothing that looks like a backup.
+fail=$BDIR/faildump
+mkdir -p "$fail"
+printf '#!/bin/sh
+%s "$@" | head -c 200000
+exit 1
+' "$PG_BINDIR/pg_dump" >"$fail/pg_dump"
+ln -s "$PG_BINDIR/pg_dumpall" "$fail/pg_dumpall"
+chmod 755 "$fail/pg_dump"
+printf 'backup = { pg_bindir = "%s"; };
+' "$fail" >"$BDIR/fail.conf"
+before=$(ls "$repo/shop" | sort)
+run pgp-backup -c "$BDIR/fail.conf" --repo "$repo" --state-dir "$state" backup -d service=shop-backup \
+	--encrypt-to "$pub1"
+is "$RC" 5 "pg_dump failing mid-stream: exit 5"
+is "$(ls "$repo/shop" | sort)" "$before" "no new backup directory is left with objects"
+is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" failed "the state file says failed"
+run pb backup -d service=shop-backup --encrypt-to "$pub1" --no-prune
+is "$RC" 0 "the next run is good"
+
 # ---- gzip, zstd and encrypted side by side ----
 mixed=$BDIR/mixed
 pm() { pgp-backup -c /dev/null --repo "$mixed" --state-dir "$state" "$@"; }
