@@ -105,6 +105,7 @@ $(O)/tests/unit/test_migrate_sqlparse: $(addprefix $(O)/bin/migrate/,sqlparse.o 
 $(O)/tests/unit/test_migrate_rules: $(addprefix $(O)/bin/migrate/,sqlparse.o rules.o rules_ddl.o rules_learn.o rules_types.o rules_locks.o rules_pooler.o rules_table.o report.o)
 $(O)/tests/unit/test_migrate_layout: $(addprefix $(O)/bin/migrate/,layout.o layout_sql.o layout_plan.o checksum.o sqlparse.o report.o)
 $(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
+$(O)/tests/unit/test_compress: $(O)/bin/backup/compress.o
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
 
