@@ -106,6 +106,8 @@ $(O)/tests/unit/test_migrate_rules: $(addprefix $(O)/bin/migrate/,sqlparse.o rul
 $(O)/tests/unit/test_migrate_layout: $(addprefix $(O)/bin/migrate/,layout.o layout_sql.o layout_plan.o checksum.o sqlparse.o report.o)
 $(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
 $(O)/tests/unit/test_compress: $(O)/bin/backup/compress.o
+$(O)/tests/unit/test_backup_physical: $(addprefix $(O)/bin/backup/,walname.o tarstream.o crc32c.o pgmanifest.o basebackup.o)
+$(O)/tests/tools/basebackup-tool: $(addprefix $(O)/bin/backup/,walname.o tarstream.o crc32c.o pgmanifest.o basebackup.o)
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
 
