@@ -134,6 +134,8 @@ int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db
  * malloc'd *keys, duplicates dropped: 0, or -1 (logged, naming FILE:LINE).
  */
 int keys_recipients(const char *const *list, struct pgp_age_recipient **keys, size_t *n);
+/* ctx's identity file, loaded once (refused when others may read it): 0, or -1 (logged). */
+int keys_identities(struct backup_ctx *ctx);
 /* Write a new identity file (0600, never over one) and print its public key: an exit status. */
 int keys_keygen(const struct pgp_common *common, const char *path);
 

@@ -27,30 +27,9 @@
 #include "pgbin.h"
 #include "log.h"
 #include "spawn.h"
+#include "stream.h"
 #include "sql.h"
 #include "version.h"
-
-struct object_info {
-	char name[64];
-	unsigned long long size, raw_size;
-	char sha256[65];
-};
-
-/*
- * One object on its way into the repository, fed chunk by chunk:
- * raw bytes -> compressor -> age encryption (when on) -> SHA-256, count,
- * repository writer.  The hash and the size are of the stored bytes, so
- * verify proves an encrypted object intact without its key.
- */
-struct stream {
-	const char *name;
-	struct compressor *z;
-	struct pgp_age_enc *enc;	/* NULL: stored in the clear */
-	EVP_MD_CTX *md;
-	struct repo_writer *w;
-	unsigned long long raw, stored;
-	int store_failed;		/* the repository said why (logged) */
-};
 
 const char *
 pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
@@ -60,112 +39,6 @@ pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 
 	/* pg_dump must be at least the server's version: its major's directory first. */
 	return pgp_pgbin_find(&where, name, path, sizeof(path)) == 0 ? path : NULL;
-}
-
-/* The stored bytes: hashed, counted and written. */
-static int
-stream_store(void *arg, const void *data, size_t len)
-{
-	struct stream *s = arg;
-
-	EVP_DigestUpdate(s->md, data, len);
-	s->stored += len;
-	if (repo_write(s->w, data, len) < 0) {
-		s->store_failed = 1;
-		return -1;
-	}
-	return 0;
-}
-
-/* The compressor's output, sealed in 64 KiB chunks on its way to stream_store. */
-static int
-stream_encrypt(void *arg, const void *data, size_t len)
-{
-	struct stream *s = arg;
-
-	if (pgp_age_enc_write(s->enc, data, len) == 0)
-		return 0;
-	if (!s->store_failed)
-		pgp_error("%s: cannot encrypt: %s", s->name, pgp_age_error());
-	return -1;
-}
-
-static void
-stream_free(struct stream *s)
-{
-	compressor_free(s->z);
-	pgp_age_enc_free(s->enc);
-	EVP_MD_CTX_free(s->md);
-}
-
-/* A new object name with compression c: 0, or -1 (logged, nothing left). */
-static int
-stream_open(struct backup_ctx *ctx, struct stream *s, const char *name, enum compression c, int level)
-{
-	int encrypt = ctx->nrecipients > 0;
-
-	memset(s, 0, sizeof(*s));
-	s->name = name;
-	s->z = compressor_new(c, level, encrypt ? stream_encrypt : stream_store, s);
-	s->md = EVP_MD_CTX_new();
-	if (!s->z || !s->md || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
-		if (s->z)
-			pgp_error("out of memory");
-		stream_free(s);
-		return -1;
-	}
-	if (!(s->w = repo_create(ctx->repo, name))) {
-		stream_free(s);
-		return -1;
-	}
-	/* The age header goes out first: a recipient list that cannot be used fails here. */
-	if (encrypt && !(s->enc = pgp_age_enc_begin(ctx->recipients, ctx->nrecipients, stream_store, s))) {
-		if (!s->store_failed)
-			pgp_error("%s: cannot encrypt: %s", name, pgp_age_error());
-		repo_abort(s->w);
-		stream_free(s);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-stream_feed(struct stream *s, const void *data, size_t len)
-{
-	s->raw += len;
-	return compressor_feed(s->z, data, len);
-}
-
-/*
- * The end of the object: stored whole (info filled) when ok, removed
- * otherwise.  0, or -1 (logged).  Frees the stream either way.
- */
-static int
-stream_close(struct stream *s, int ok, struct object_info *info)
-{
-	unsigned char digest[32];
-
-	if (ok && compressor_finish(s->z) < 0)
-		ok = 0;
-	if (ok && s->enc && pgp_age_enc_finish(s->enc) < 0) {
-		if (!s->store_failed)
-			pgp_error("%s: cannot encrypt: %s", s->name, pgp_age_error());
-		ok = 0;
-	}
-	if (!ok)
-		repo_abort(s->w);
-	else if (repo_commit(s->w) < 0)
-		ok = 0;
-	if (ok) {
-		EVP_DigestFinal_ex(s->md, digest, NULL);
-		snprintf(info->name, sizeof(info->name), "%s", strrchr(s->name, '/') + 1);
-		info->size = s->stored;
-		info->raw_size = s->raw;
-		for (int i = 0; i < 32; i++)
-			snprintf(info->sha256 + 2 * i, 3, "%02x", digest[i]);
-	}
-	stream_free(s);
-	return ok ? 0 : -1;
 }
 
 /*
@@ -185,7 +58,7 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	ssize_t n;
 	int failed = 0;
 
-	if (stream_open(ctx, &s, name, ctx->compression, ctx->compress_level) < 0)
+	if (stream_open(ctx, &s, name, ctx->compression, ctx->compress_level, 0) < 0)
 		return -1;
 	child = pgp_spawn_start(argv, &opts);
 	if (!child) {
@@ -210,17 +83,6 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	if (pgp_spawn_finish(child) < 0)
 		failed = 1;
 	return stream_close(&s, !failed, info);
-}
-
-/* A small object from memory (the contents object), stored as the dump is. */
-static int
-stream_text(struct backup_ctx *ctx, const char *name, const char *text, struct object_info *info)
-{
-	struct stream s;
-
-	if (stream_open(ctx, &s, name, COMPRESS_NONE, 0) < 0)
-		return -1;
-	return stream_close(&s, stream_feed(&s, text, strlen(text)) == 0, info);
 }
 
 /* The role pgp-create's backup role dumps as: <db>_owner, for <db>_backup. */

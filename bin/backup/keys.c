@@ -91,3 +91,15 @@ keys_keygen(const struct pgp_common *common, const char *path)
 		 "encrypt to its public key with --encrypt-to or backup.encrypt_recipients", path);
 	return PGP_EXIT_OK;
 }
+
+int
+keys_identities(struct backup_ctx *ctx)
+{
+	if (ctx->identities)
+		return 0;
+	if (!ctx->identity_file)
+		return pgp_fail("no identity (private key) file: give --identity FILE or set backup.identity_file");
+	if (pgp_age_identities_read(ctx->identity_file, &ctx->identities, &ctx->nidentities) < 0)
+		return pgp_fail("%s", pgp_age_error());
+	return 0;
+}

@@ -34,25 +34,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "sql.h"
-
-/*
- * Reads an object: hash and count it, optionally decompress into fd (and
- * a scan).  Once the decompression or the write fails the rest is still
- * read and hashed, so that the report says which: a damaged object (by
- * its SHA-256, or its own checksum when the manifest agrees) or a reader
- * (pg_restore) that stopped.
- */
-struct reader {
-	EVP_MD_CTX *md;
-	unsigned long long size;
-	struct pgp_age_dec *dec;	/* an encrypted object: decrypted before d */
-	struct decompressor *d;		/* NULL: hash only */
-	int out_fd, stopped, out_errno;
-	FILE *out_mem;			/* or into memory (the contents object) */
-	struct archive_scan *scan;
-	enum pgp_age_status age_status;	/* why decryption stopped */
-	char age_why[256];
-};
+#include "stream.h"
 
 /* None of our identities is one the backup was encrypted to: say who can read it. */
 static void
@@ -80,11 +62,8 @@ backup_identities(struct backup_ctx *ctx, const struct backup_info *b)
 		pgp_hint("give --identity FILE or set backup.identity_file");
 		return PGP_EXIT_USAGE;
 	}
-	if (!ctx->identities && pgp_age_identities_read(ctx->identity_file, &ctx->identities,
-							&ctx->nidentities) < 0) {
-		pgp_error("%s", pgp_age_error());
+	if (keys_identities(ctx) < 0)
 		return PGP_EXIT_USAGE;
-	}
 	for (size_t i = 0; i < ctx->nidentities; i++) {
 		struct pgp_age_recipient pub;
 		char key[PGP_AGE_RECIPIENT_SIZE];
@@ -115,161 +94,55 @@ write_fd(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* The decompressed object: to the scan and out_fd. */
-static int
-reader_out(void *arg, const void *data, size_t len)
-{
-	struct reader *r = arg;
+/* Where a decoded object goes: the archive scan, a file or pipe, memory. */
+struct object_out {
+	int fd;				/* -1: none */
+	FILE *mem;			/* NULL: none */
+	struct archive_scan *scan;	/* NULL: none */
+};
 
-	if (r->scan)
-		archive_scan_feed(r->scan, data, len);
-	if (r->out_mem && fwrite(data, 1, len, r->out_mem) != len)
-		r->out_errno = ENOMEM;
-	/* A reader gone: decompress on regardless, to see if the object is why. */
-	if (r->out_fd >= 0 && write_fd(r->out_fd, data, len) < 0) {
-		r->out_errno = errno;
-		r->out_fd = -1;
-	}
+static int
+object_out(void *arg, const void *data, size_t len)
+{
+	struct object_out *o = arg;
+
+	if (o->scan)
+		archive_scan_feed(o->scan, data, len);
+	if (o->mem && fwrite(data, 1, len, o->mem) != len)
+		return pgp_fail("out of memory");
+	if (o->fd >= 0 && write_fd(o->fd, data, len) < 0)
+		return pgp_fail("cannot pass the dump on: %s", strerror(errno));
 	return 0;
-}
-
-/* Decrypted plaintext, one verified 64 KiB chunk at a time. */
-static int
-reader_plain(void *arg, const void *data, size_t len)
-{
-	struct reader *r = arg;
-
-	return decompressor_feed(r->d, data, len) < 0 ? -1 : 0;
-}
-
-/* Decryption stopped: keep why (the age error, unless the decompressor is why). */
-static void
-reader_age_failed(struct reader *r)
-{
-	r->stopped = 1;
-	if (!decompressor_error(r->d)) {
-		r->age_status = pgp_age_dec_status(r->dec);
-		snprintf(r->age_why, sizeof(r->age_why), "%s", pgp_age_error());
-	}
-}
-
-static int
-reader_sink(void *arg, const void *data, size_t len)
-{
-	struct reader *r = arg;
-
-	EVP_DigestUpdate(r->md, data, len);
-	r->size += len;
-	if (!r->d || r->stopped)
-		return 0;
-	if (r->dec) {
-		if (pgp_age_dec_write(r->dec, data, len) < 0)
-			reader_age_failed(r);
-	} else if (decompressor_feed(r->d, data, len) < 0)
-		r->stopped = 1;
-	return 0;
-}
-
-/* After the last byte: a stream that stopped short is an error, never shorter output. */
-static void
-reader_finish(struct reader *r)
-{
-	if (!r->d || r->stopped)
-		return;
-	if (r->dec && pgp_age_dec_finish(r->dec) < 0)
-		reader_age_failed(r);
-	else
-		(void) decompressor_finish(r->d);
-}
-
-/* Decompression of b's objects is by its manifest's word: -1 (logged) for one unknown. */
-static int
-reader_start(struct backup_ctx *ctx, struct reader *r, const struct backup_info *b,
-	     const struct manifest_object *obj)
-{
-	enum compression c = COMPRESS_NONE;
-
-	if (obj->what->compression && compression_parse(b->m.compression, &c) < 0) {
-		pgp_error("backup %s: compression \"%s\" is not one this pgp-backup reads", b->id, b->m.compression);
-		return -1;
-	}
-	r->d = decompressor_new(c, reader_out, r);
-	if (!r->d)
-		return -1;
-	if (!obj->what->encrypted)
-		return 0;
-	if (backup_identities(ctx, b) != 0)
-		return -1;
-	r->dec = pgp_age_dec_begin(ctx->identities, ctx->nidentities, reader_plain, r);
-	if (!r->dec)
-		pgp_error("backup %s: cannot start decrypting: %s", b->id, pgp_age_error());
-	return r->dec ? 0 : -1;
 }
 
 /*
  * Read one object of a backup and compare it with its manifest entry,
- * decompressing into out_fd (-1: none) and scan (NULL: none) on the way.
- * 0, PGP_EXIT_FOUND on a mismatch (logged), PGP_EXIT_FAILED on an error.
+ * decoding into out_fd (-1: none), out_mem and scan (NULL: none) on the
+ * way.  0, FOUND on a mismatch, USAGE without an identity that opens it,
+ * FAILED on an error (each logged).
  */
 static int
 check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct manifest_object *obj,
 	     int out_fd, FILE *out_mem, struct archive_scan *scan)
 {
-	struct reader r;
-	char name[256], hex[65];
-	unsigned char d[32];
-	int rc, status;
+	struct object_out out = {out_fd, out_mem, scan};
+	struct stream_expect x = {COMPRESS_NONE, obj->what->encrypted, 1, obj->size, obj->sha256};
+	struct stream_result res;
+	char name[256], label[128];
+	int decode = out_fd >= 0 || out_mem || scan, rc;
 
-	memset(&r, 0, sizeof(r));
-	r.out_fd = out_fd;
-	r.scan = scan;
-	r.md = EVP_MD_CTX_new();
-	if (!r.md || !EVP_DigestInit_ex(r.md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(r.md);
-		pgp_error("out of memory");
+	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj->what->name);
+	snprintf(label, sizeof(label), "backup %s: object %s", b->id, obj->what->name);
+	if (decode && obj->what->compression && compression_parse(b->m.compression, &x.compression) < 0) {
+		pgp_error("backup %s: compression \"%s\" is not one this pgp-backup reads", b->id, b->m.compression);
 		return PGP_EXIT_FAILED;
 	}
-	r.out_mem = out_mem;
-	if ((out_fd >= 0 || scan || out_mem) && reader_start(ctx, &r, b, obj) < 0) {
-		EVP_MD_CTX_free(r.md);
-		decompressor_free(r.d);
-		pgp_age_dec_free(r.dec);
-		/* No identity, or not the right one: the user's to fix (2). */
-		return obj->what->encrypted ? PGP_EXIT_USAGE : PGP_EXIT_FAILED;
-	}
-	snprintf(name, sizeof(name), "%s/%s/%s", b->database, b->id, obj->what->name);
-	rc = repo_read(ctx->repo, name, reader_sink, &r);
-	if (rc == 0)
-		reader_finish(&r);
-	EVP_DigestFinal_ex(r.md, d, NULL);
-	EVP_MD_CTX_free(r.md);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	status = PGP_EXIT_FOUND;
-	if (rc == 1)
-		pgp_error("backup %s: object %s is missing", b->id, obj->what->name);
-	else if (rc < 0)
-		status = PGP_EXIT_FAILED;	/* the repository's error, logged */
-	else if (r.size != obj->size || strcmp(hex, obj->sha256) != 0)
-		pgp_error("backup %s: object %s does not match its manifest (%llu bytes, sha256 %.12s..., "
-			  "manifest: %llu bytes, sha256 %.12s...)", b->id, obj->what->name, r.size, hex,
-			  obj->size, obj->sha256);
-	else if (r.age_status == PGP_AGE_ERR_NOMATCH) {
+	if (decode && obj->what->encrypted && (rc = backup_identities(ctx, b)) != 0)
+		return rc;
+	rc = stream_read(ctx, name, label, &x, decode ? object_out : NULL, &out, 0, &res);
+	if (rc == PGP_EXIT_USAGE && obj->what->encrypted)
 		no_identity_matches(ctx, b);
-		status = PGP_EXIT_USAGE;
-	} else if (r.age_status != PGP_AGE_OK)
-		pgp_error("backup %s: object %s does not decrypt (%s): it is corrupt or was changed", b->id,
-			  obj->what->name, r.age_why);
-	else if (r.d && decompressor_error(r.d))
-		pgp_error("backup %s: object %s does not decompress (%s): it is corrupt", b->id, obj->what->name,
-			  decompressor_error(r.d));
-	else if (r.out_errno)
-		pgp_error("cannot pass the dump on: %s", strerror(r.out_errno));
-	else
-		status = PGP_EXIT_OK;
-	decompressor_free(r.d);
-	pgp_age_dec_free(r.dec);
-	return status;
+	return rc;
 }
 
 /*
