@@ -23,7 +23,9 @@ enum {
 	OPT_REPO = PGP_OPT_FIRST_PRIVATE, OPT_S3_ENDPOINT, OPT_S3_REGION, OPT_ROLE, OPT_COMPRESSION, OPT_COMPRESS_LEVEL,
 	OPT_STATE_DIR, OPT_JOBS, OPT_CLEAN, OPT_NO_OWNER, OPT_RESTORE_TEST, OPT_DRY_RUN, OPT_KEEP_LAST,
 	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM, OPT_IN_PLACE,
-	OPT_KEEP_OLD, OPT_TERMINATE, OPT_ENCRYPT_TO, OPT_IDENTITY
+	OPT_KEEP_OLD, OPT_TERMINATE, OPT_ENCRYPT_TO, OPT_IDENTITY, OPT_PHYSICAL, OPT_CLUSTER, OPT_DATA_DIR,
+	OPT_TARGET_TIME, OPT_TARGET_LSN, OPT_TARGET_XID, OPT_TARGET, OPT_START, OPT_STANDBY, OPT_PRIMARY,
+	OPT_TABLESPACE_MAP
 };
 
 #define MAX_ENCRYPT_TO 64
@@ -37,6 +39,10 @@ struct opts {
 	const char *compression, *compress_level, *keep[5];	/* last, daily, weekly, monthly, max age */
 	const char *encrypt_to[MAX_ENCRYPT_TO + 1], *identity;	/* encrypt_to NULL-terminated */
 	int nencrypt_to;
+	const char *arg2;			/* wal-fetch's second argument */
+	/* physical */
+	int physical, start, standby, ntargets, nmaps;
+	const char *cluster, *data_dir, *target_kind, *target_value, *primary, *maps[64];
 	int jobs, clean, no_owner, restore_test, dry_run, no_prune;
 	int in_place, keep_old, terminate;
 };
@@ -63,6 +69,15 @@ help(FILE *out)
 		"  pgp-backup restore ID|latest -d CONNINFO --database NAME [--clean]\n"
 		"  pgp-backup prune   [--database NAME] [--dry-run]\n"
 		"  pgp-backup keygen  FILE   (a new identity file; prints its public key)\n"
+		"Physical backups and the WAL archive (per cluster):\n"
+		"  pgp-backup backup  --physical -d CONNINFO   (a replication connection)\n"
+		"  pgp-backup list|verify|prune --physical [ID|latest]\n"
+		"  pgp-backup restore --physical ID|latest --data-dir DIR [--target-time T |\n"
+		"                     --target-lsn L | --target-xid X |\n"
+		"                     --recovery-target immediate|latest]\n"
+		"                     [--start] [--standby --primary CONNINFO]\n"
+		"  pgp-backup wal-push %%p        (archive_command)\n"
+		"  pgp-backup wal-fetch %%f %%p    (restore_command)\n"
 		"\n"
 		"Repository:\n"
 		"      --repo=REPO          a directory, or s3://bucket/prefix\n"
@@ -99,6 +114,19 @@ help(FILE *out)
 		"      --keep-weekly=N      keep one a week for N weeks (4)\n"
 		"      --keep-monthly=N     keep one a month for N months (6)\n"
 		"      --max-age=DAYS       keep everything younger than DAYS\n"
+		"      --physical           base backups of the cluster, not logical dumps\n"
+		"      --cluster=NAME       the cluster's name in the repository (default: its\n"
+		"                           system identifier)\n"
+		"      --data-dir=DIR       restore --physical: an empty or new directory\n"
+		"      --target-time=TIME   restore --physical: recover to this time\n"
+		"      --target-lsn=LSN     ... to this WAL position\n"
+		"      --target-xid=XID     ... to this transaction\n"
+		"      --recovery-target=WHAT  immediate (the backup's end) or latest (default)\n"
+		"      --start              restore --physical: start the server, wait for the\n"
+		"                           end of recovery, report the point reached\n"
+		"      --standby            restore --physical: a streaming standby of --primary\n"
+		"      --primary=CONNINFO   the standby's primary (no password: a pgpass file)\n"
+		"      --tablespace-map=OID=DIR  restore --physical: put tablespace OID in DIR\n"
 		"  -q, --quiet              print errors only\n"
 		"  -v, --verbose            print debugging messages\n"
 		"      --help               show this help, then exit\n"
@@ -111,7 +139,8 @@ static int
 parse_options(int argc, char **argv, struct opts *o)
 {
 	static const char *const formats[] = {"text", "json", NULL};
-	static const char *const subcommands[] = {"backup", "list", "verify", "restore", "prune", "keygen", NULL};
+	static const char *const subcommands[] = {"backup", "list", "verify", "restore", "prune", "keygen",
+		"wal-push", "wal-fetch", NULL};
 	static const struct option options[] = {
 		PGP_COMMON_OPTIONS,
 		{"repo", required_argument, NULL, OPT_REPO},
@@ -138,6 +167,17 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"terminate", no_argument, NULL, OPT_TERMINATE},
 		{"encrypt-to", required_argument, NULL, OPT_ENCRYPT_TO},
 		{"identity", required_argument, NULL, OPT_IDENTITY},
+		{"physical", no_argument, NULL, OPT_PHYSICAL},
+		{"cluster", required_argument, NULL, OPT_CLUSTER},
+		{"data-dir", required_argument, NULL, OPT_DATA_DIR},
+		{"target-time", required_argument, NULL, OPT_TARGET_TIME},
+		{"target-lsn", required_argument, NULL, OPT_TARGET_LSN},
+		{"target-xid", required_argument, NULL, OPT_TARGET_XID},
+		{"recovery-target", required_argument, NULL, OPT_TARGET},
+		{"start", no_argument, NULL, OPT_START},
+		{"standby", no_argument, NULL, OPT_STANDBY},
+		{"primary", required_argument, NULL, OPT_PRIMARY},
+		{"tablespace-map", required_argument, NULL, OPT_TABLESPACE_MAP},
 		{NULL, 0, NULL, 0}
 	};
 	int opt, known = 0, rc = PGP_OPT_GO;
@@ -177,6 +217,26 @@ parse_options(int argc, char **argv, struct opts *o)
 				o->encrypt_to[o->nencrypt_to++] = optarg;
 			break;
 		case OPT_IDENTITY: o->identity = optarg; break;
+		case OPT_PHYSICAL: o->physical = 1; break;
+		case OPT_CLUSTER: o->cluster = optarg; break;
+		case OPT_DATA_DIR: o->data_dir = optarg; break;
+		case OPT_TARGET_TIME: case OPT_TARGET_LSN: case OPT_TARGET_XID: case OPT_TARGET:
+			o->ntargets++;
+			o->target_kind = opt == OPT_TARGET_TIME ? "time" : opt == OPT_TARGET_LSN ? "lsn"
+				: opt == OPT_TARGET_XID ? "xid" : optarg;
+			o->target_value = opt == OPT_TARGET ? NULL : optarg;
+			if (opt == OPT_TARGET && strcmp(optarg, "immediate") && strcmp(optarg, "latest"))
+				rc = pgp_opt_fail(&o->common, "--recovery-target is \"%s\": immediate or latest", optarg);
+			break;
+		case OPT_START: o->start = 1; break;
+		case OPT_STANDBY: o->standby = 1; break;
+		case OPT_PRIMARY: o->primary = optarg; break;
+		case OPT_TABLESPACE_MAP:
+			if (o->nmaps == 63 || !strchr(optarg, '='))
+				rc = pgp_opt_fail(&o->common, "--tablespace-map is \"%s\": OID=DIR (at most 63)", optarg);
+			else
+				o->maps[o->nmaps++] = optarg;
+			break;
 		default: rc = pgp_opt_handle(&o->common, opt, optarg);
 		}
 	}
@@ -199,6 +259,24 @@ parse_options(int argc, char **argv, struct opts *o)
 			return pgp_opt_fail(&o->common, "keygen needs the FILE to write the identity to");
 		o->id = argv[optind++];
 	}
+	if (!strcmp(o->subcommand, "wal-push") || !strcmp(o->subcommand, "wal-fetch")) {
+		int two = o->subcommand[4] == 'f';
+
+		if (argc - optind < 1 + two)
+			return pgp_opt_fail(&o->common, two ? "wal-fetch needs the WAL file's name and where to put it "
+					    "(%%f %%p)" : "wal-push needs the WAL file's path (%%p)");
+		o->id = argv[optind++];
+		o->arg2 = two ? argv[optind++] : NULL;
+	}
+	if (o->ntargets > 1)
+		return pgp_opt_fail(&o->common, "give one recovery target: --target-time, --target-lsn, --target-xid "
+				    "or --recovery-target");
+	if ((o->ntargets || o->data_dir || o->start || o->standby || o->nmaps) &&
+	    (strcmp(o->subcommand, "restore") || !o->physical))
+		return pgp_opt_fail(&o->common, "--data-dir, the recovery targets, --start, --standby and "
+				    "--tablespace-map are for restore --physical");
+	if (o->standby != !!o->primary)
+		return pgp_opt_fail(&o->common, "--standby and --primary go together");
 	if (optind < argc)
 		return pgp_opt_fail(&o->common, "too many arguments (first is \"%s\")", argv[optind]);
 	return pgp_opt_check(&o->common);
@@ -250,6 +328,37 @@ compression(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx
 	return 0;
 }
 
+/* Physical backups and WAL: the cluster, the spool, restore's target. */
+static int
+physical(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
+{
+	static char spool[4096];
+	long long push, prefetch;
+
+	if (pgp_conf_string(conf, "backup.cluster", "--cluster", o->cluster, &ctx->cluster_name) < 0 ||
+	    pgp_conf_get_string(conf, "backup.spool_dir", &ctx->spool_dir) < 0 ||
+	    pgp_conf_get_int(conf, "backup.wal_push_parallel", &push) < 0 ||
+	    pgp_conf_get_int(conf, "backup.wal_fetch_prefetch", &prefetch) < 0)
+		return -1;
+	if (!ctx->spool_dir) {
+		snprintf(spool, sizeof(spool), "%s/spool", ctx->state_dir);
+		ctx->spool_dir = spool;
+	}
+	ctx->wal_push_parallel = (int) push;
+	ctx->wal_fetch_prefetch = (int) prefetch;
+	ctx->config_path = o->common.config_path;
+	ctx->physical = o->physical || !strncmp(o->subcommand, "wal-", 4);
+	ctx->data_dir = o->data_dir;
+	ctx->target_kind = o->target_kind ? o->target_kind : "latest";
+	ctx->target_value = o->target_value;
+	ctx->start_server = o->start;
+	ctx->standby = o->standby;
+	ctx->primary_conninfo = o->primary;
+	for (int i = 0; i < o->nmaps; i++)
+		ctx->tablespace_maps[i] = o->maps[i];
+	return 0;
+}
+
 /* The public keys a backup is encrypted to (none: stored in the clear). */
 static int
 recipients(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
@@ -291,9 +400,12 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 	    pgp_conf_get_string(conf, "backup.tmp_dir", &s) < 0 ||
 	    pgp_conf_string(conf, "backup.identity_file", "--identity", o->identity, &ctx->identity_file) < 0 ||
 	    numbers(o, conf, ctx) < 0 || compression(o, conf, ctx) < 0 ||
-	    (!strcmp(o->subcommand, "backup") && recipients(o, conf, ctx) < 0))
+	    ((!strcmp(o->subcommand, "backup") || !strcmp(o->subcommand, "wal-push")) &&
+	     recipients(o, conf, ctx) < 0))
 		return -1;
 	ctx->tmp_dir = s ? s : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+	if (physical(o, conf, ctx) < 0)
+		return -1;
 	if (!repo) {
 		pgp_opt_fail(&o->common, "no repository: give --repo or set backup.repo");
 		return -1;
@@ -347,7 +459,15 @@ run(struct opts *o, const struct pgp_conf *conf)
 		free(ctx.recipients);
 		return PGP_EXIT_USAGE;
 	}
-	if (!strcmp(sub, "backup"))
+	if (!strcmp(sub, "wal-push"))
+		rc = wal_push(&ctx, o->id);
+	else if (!strcmp(sub, "wal-fetch"))
+		rc = wal_fetch(&ctx, o->id, o->arg2);
+	else if (ctx.physical)
+		rc = !strcmp(sub, "backup") ? physical_backup(&ctx) : !strcmp(sub, "list") ? physical_list(&ctx)
+			: !strcmp(sub, "verify") ? physical_verify(&ctx, o->id)
+			: !strcmp(sub, "restore") ? physical_restore(&ctx, o->id) : physical_prune(&ctx);
+	else if (!strcmp(sub, "backup"))
 		rc = backup_run(&ctx);
 	else if (!strcmp(sub, "list"))
 		rc = catalog_print(&ctx);

@@ -131,6 +131,17 @@ check_url(const char *s, char *buf, size_t size)
 	return *s && *s != '/' && !strpbrk(s, " \t\r\n") ? 0 : -1;
 }
 
+/* backup.cluster: a name for clusters/NAME/ (bin/backup/cluster.c says the same). */
+static int
+check_cluster_name(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s);
+
+	snprintf(buf, size, "1 to 63 of A-Z a-z 0-9 _ . -, not starting with .");
+	return n > 0 && n < 64 && s[0] != '.' &&
+		strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n ? 0 : -1;
+}
+
 /* backup.encrypt_recipients: a public key (age1...) or a file of them, never a secret key. */
 static int
 check_recipient(const char *s, char *buf, size_t size)

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "age.h"
+#include "cluster.h"
 #include "conf.h"
 #include "compress.h"
 #include "conn.h"
@@ -55,6 +56,12 @@ int repo_read(struct repo *r, const char *name, int (*sink)(void *, const void *
 int repo_read_all(struct repo *r, const char *name, char **data, size_t *len);
 int repo_put(struct repo *r, const char *name, const void *data, size_t len);
 int repo_list(struct repo *r, const char *prefix, struct repo_entry **entries, size_t *count);
+/*
+ * The objects directly in dir whose last part starts with name_prefix
+ * (one WAL file's copies, not the whole timeline): S3 lists by key
+ * prefix, a local repository reads one directory.  0, or -1 (logged).
+ */
+int repo_find(struct repo *r, const char *dir, const char *name_prefix, struct repo_entry **entries, size_t *count);
 void repo_entries_free(struct repo_entry *e, size_t count);
 int repo_delete(struct repo *r, const char *name);
 
@@ -98,6 +105,20 @@ struct backup_ctx {
 	int have_spec;
 	const char *tmp_dir;
 	int state_failed;		/* a good backup whose state file could not be written */
+	/* Physical backups and the WAL archive (cluster.h, wal.c, physical.c). */
+	const char *config_path;	/* -c, for the restore_command a restore writes */
+	const char *cluster_name;	/* --cluster, backup.cluster; NULL: the system identifier */
+	const char *spool_dir;		/* backup.spool_dir: async wal-push and wal-fetch prefetch */
+	int wal_push_parallel;		/* backup.wal_push_parallel */
+	int wal_fetch_prefetch;		/* backup.wal_fetch_prefetch */
+	int physical;			/* --physical: backup, list, verify, restore, prune */
+	const char *data_dir;		/* restore --physical --data-dir */
+	const char *target_kind;	/* restore --physical: "time", "lsn", "xid", "immediate", "latest" */
+	const char *target_value;	/* its value (time, lsn, xid), or NULL */
+	int start_server;		/* restore --physical --start: start it, wait for the end of recovery */
+	int standby;			/* restore --physical --standby */
+	const char *primary_conninfo;	/* --primary CONNINFO (with --standby) */
+	const char *tablespace_maps[64];	/* --tablespace-map OID=DIR, NULL-terminated */
 };
 
 /* dump.c */
@@ -127,6 +148,44 @@ int prune_run(struct backup_ctx *ctx);
 /* restore.c */
 int verify_backup(struct backup_ctx *ctx, const char *id);
 int restore_backup(struct backup_ctx *ctx, const char *id, const char *target_db);
+
+/* wal.c: the WAL archive (cluster.h for the layout) */
+/* archive_command: store the file at path (relative to the data directory,
+ * the archiver's %p) durably, or fail.  An exit status. */
+int wal_push(struct backup_ctx *ctx, const char *path);
+/* restore_command: walfile (%f) into dest (%p).  0; 1 when the archive
+ * does not have it (the end of the archive); an exit status above 125
+ * when recovery must stop rather than end early (a corrupt file, a gap:
+ * later files exist, the repository unreachable). */
+int wal_fetch(struct backup_ctx *ctx, const char *walfile, const char *dest);
+/* What the archive holds of one line of WAL. */
+struct wal_chain {
+	char first[64], last[64];	/* first and newest WAL file checked */
+	uint32_t last_tli;		/* timeline of the newest */
+	uint64_t end_lsn;		/* the end of the newest segment: recoverable up to */
+	unsigned long files;		/* files checked */
+	unsigned long problems;		/* gaps and corrupt files, each named (logged) */
+};
+/*
+ * The archived WAL of c from start_lsn on timeline tli to the newest file,
+ * following the timeline switches of the .history files: every segment
+ * there (a gap named), and with read_content each one read, decrypted,
+ * decompressed, its SHA-256 and page headers checked.  PGP_EXIT_OK,
+ * PGP_EXIT_FOUND (problems named), or another exit status.
+ */
+int wal_check_chain(struct backup_ctx *ctx, const struct cluster *c, uint32_t tli, uint64_t start_lsn,
+		    int read_content, struct wal_chain *out);
+/* Retention: delete the WAL of c that precedes (tli, keep_lsn), the start
+ * of the oldest base backup kept; never a newer file.  An exit status. */
+int wal_prune(struct backup_ctx *ctx, const struct cluster *c, uint32_t tli, uint64_t keep_lsn);
+
+/* physical.c: base backups (BASE_BACKUP, basebackup.h) and restoring them */
+int physical_backup(struct backup_ctx *ctx);
+int physical_list(struct backup_ctx *ctx);
+int physical_verify(struct backup_ctx *ctx, const char *id);
+int physical_restore(struct backup_ctx *ctx, const char *id);
+/* Retention of base backups, and of the WAL only they need. */
+int physical_prune(struct backup_ctx *ctx);
 
 /* keys.c */
 /*

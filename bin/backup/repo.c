@@ -468,6 +468,52 @@ repo_list(struct repo *r, const char *prefix, struct repo_entry **entries, size_
 	return 0;
 }
 
+int
+repo_find(struct repo *r, const char *dir, const char *name_prefix, struct repo_entry **entries, size_t *count)
+{
+	size_t n = 0, cap = 0, plen = strlen(name_prefix);
+	struct repo_entry *list = NULL;
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	*entries = NULL;
+	*count = 0;
+	if (r->s3) {
+		/* A key prefix: S3 lists only what starts with it. */
+		char *joined = join(dir, name_prefix);
+
+		rc = joined ? repo_list(r, joined, entries, count) : pgp_fail("out of memory");
+		free(joined);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/%s", r->root, dir);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : pgp_fail("cannot read \"%s\": %s", path, strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+		char child[PATH_MAX];
+
+		if (strncmp(de->d_name, name_prefix, plen) != 0)
+			continue;
+		snprintf(child, sizeof(child), "%s/%s", dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", r->root, child);
+		if (lstat(path, &st) != 0)
+			continue;
+		rc = add_entry(&list, &n, &cap, child, (unsigned long long) st.st_size, !S_ISREG(st.st_mode));
+	}
+	closedir(d);
+	if (rc < 0) {
+		repo_entries_free(list, n);
+		return -1;
+	}
+	*entries = list;
+	*count = n;
+	return 0;
+}
+
 void
 repo_entries_free(struct repo_entry *e, size_t count)
 {

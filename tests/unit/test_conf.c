@@ -98,6 +98,9 @@ static const struct {
 	{"programs.pgbouncer", "sbin/pgbouncer", "/usr/sbin/pgbouncer"},
 	{"programs.pgbouncer", "./pgbouncer", "pgbouncer"},
 	{"backup.pg_bindir", "pg/bin", "/usr/lib/postgresql/16/bin"},
+	{"backup.cluster", "a/b", "prod-1"},
+	{"backup.cluster", ".hidden", "6936142312931462000"},
+	{"backup.spool_dir", "spool", "/var/lib/pgp/spool"},
 	{"backup.encrypt_recipients", "age1notakey", "age1q88x7gud2j74ag4tpl54pfuqu9rsesn0y24slau0a70m3wl389ssy6mmgk"},
 	{"backup.encrypt_recipients", "age1qqqq", "/etc/pgp/backup-recipients.txt"},
 };
