@@ -31,7 +31,7 @@ enum {
 	OPT_LOCAL = PGP_OPT_FIRST_PRIVATE, OPT_PORT, OPT_OS_USER, OPT_ALLOW, OPT_LISTEN, OPT_OUT,
 	OPT_EXTENSION, OPT_OPTIONAL_EXTENSION, OPT_AUDIT, OPT_POOLER, OPT_POOLER_PORT,
 	OPT_SSLROOTCERT, OPT_ROLE_PREFIX, OPT_ROTATE, OPT_PASSWORD_FILE, OPT_SHOW_SECRETS,
-	OPT_DRY_RUN, OPT_STATUS, OPT_STOP
+	OPT_DRY_RUN, OPT_STATUS, OPT_STOP, OPT_ARCHIVE
 };
 
 struct opts {
@@ -41,6 +41,7 @@ struct opts {
 	const char *role_prefix;
 	const char *pooler_name;
 	const char *pooler_port_arg;
+	const char *archive;
 	int status, stop;
 	/* Repeatable options, NULL-terminated for pgp_conf_list. */
 	const char *cli_allow[MAX_LIST + 1], *cli_ext[MAX_LIST + 1], *cli_opt_ext[MAX_LIST + 1];
@@ -68,6 +69,8 @@ help(FILE *out)
 		"      --allow=CIDR         clients allowed over TLS (repeatable;\n"
 		"                           default 127.0.0.1/32)\n"
 		"      --audit              log DDL and role changes with pgaudit\n"
+		"      --archive=REPO       --local: archive WAL into REPO (pgp-backup wal-push)\n"
+		"                           for point-in-time recovery; backup role: REPLICATION\n"
 		"  -c, --config=FILE        configuration file (default /etc/pgp/pgp.conf)\n"
 		"      --dry-run            print the SQL, change nothing\n"
 		"      --extension=NAME     create an extension (repeatable)\n"
@@ -136,6 +139,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"extension", required_argument, NULL, OPT_EXTENSION},
 		{"optional-extension", required_argument, NULL, OPT_OPTIONAL_EXTENSION},
 		{"audit", no_argument, NULL, OPT_AUDIT},
+		{"archive", required_argument, NULL, OPT_ARCHIVE},
 		{"pooler", required_argument, NULL, OPT_POOLER},
 		{"pooler-port", required_argument, NULL, OPT_POOLER_PORT},
 		{"sslrootcert", required_argument, NULL, OPT_SSLROOTCERT},
@@ -169,6 +173,7 @@ parse_options(int argc, char **argv, struct opts *o)
 			rc = add(o, o->cli_opt_ext, &o->n_cli_opt_ext, "--optional-extension", optarg);
 			break;
 		case OPT_AUDIT: ctx->audit = 1; break;
+		case OPT_ARCHIVE: o->archive = optarg; break;
 		case OPT_POOLER: o->pooler_name = optarg; break;
 		case OPT_POOLER_PORT: o->pooler_port_arg = optarg; break;
 		case OPT_SSLROOTCERT: ctx->sslrootcert = optarg; break;
@@ -273,9 +278,17 @@ apply_config(struct opts *o, const struct pgp_conf *conf)
 	if (pgp_conf_bool(conf, "create.audit", "--audit", ctx->audit ? "true" : NULL, &b) < 0 ||
 	    pgp_conf_string(conf, "create.pooler", "--pooler", o->pooler_name, &pooler) < 0 ||
 	    pgp_conf_string(conf, "create.sslrootcert", "--sslrootcert", ctx->sslrootcert, &ctx->sslrootcert) < 0 ||
-	    pgp_conf_string(conf, "create.role_prefix", "--role-prefix", o->role_prefix, &o->role_prefix) < 0)
+	    pgp_conf_string(conf, "create.role_prefix", "--role-prefix", o->role_prefix, &o->role_prefix) < 0 ||
+	    pgp_conf_string(conf, "create.archive", "--archive", o->archive, &ctx->archive) < 0)
 		return PGP_EXIT_USAGE;
 	ctx->audit = b;
+	ctx->config_path = o->common.config_path;
+	if (ctx->archive && !ctx->local_dir) {
+		pgp_error("--archive sets up a --local cluster; on an existing server set it yourself:");
+		pgp_detail("ALTER SYSTEM SET archive_mode = on; ALTER SYSTEM SET archive_command = "
+			   "'pgp-backup -c /etc/pgp/pgp.conf wal-push %%p'; then restart the server");
+		return PGP_EXIT_USAGE;
+	}
 	/* WORDS: the getter gives "pgbouncer" or "none", whatever the case given. */
 	ctx->pooler = pooler && strcmp(pooler, "pgbouncer") == 0;
 	if (pgp_conf_get_string(conf, "create.statement_timeout", &ctx->statement_timeout) < 0 ||

@@ -166,6 +166,85 @@ preload_list(const struct create_ctx *ctx, char *buf, size_t size)
 	}
 }
 
+/* A shell word: single-quoted, each ' as '\''. */
+static void
+shell_word(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+/* path made absolute (against the working directory; it need not exist yet). */
+static char *
+absolute(const char *path, char *buf, size_t size)
+{
+	char cwd[4096];
+
+	if (path[0] == '/') {
+		snprintf(buf, size, "%s", path);
+		return buf;
+	}
+	if (!getcwd(cwd, sizeof(cwd))) {
+		pgp_error("cannot tell the working directory: %s", strerror(errno));
+		return NULL;
+	}
+	snprintf(buf, size, "%s/%s", cwd, path);
+	return buf;
+}
+
+/*
+ * --archive REPO: the archive_command, pgp-backup (beside this program)
+ * with the config given to pgp-create and a state directory in the
+ * cluster's own directory.  A malloc'd string, or NULL (logged).
+ */
+static char *
+archive_command(const struct create_ctx *ctx)
+{
+	char self[4096], conf[4096], dir[4096], repo[4096], *text = NULL, *slash;
+	size_t size;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	FILE *f;
+
+	if (n <= 0) {
+		pgp_error("cannot find our own executable (for pgp-backup's path): %s", strerror(errno));
+		return NULL;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	snprintf(slash ? slash : self, sizeof(self) - (size_t) (slash ? slash - self : 0), "/pgp-backup");
+	/* The archiver runs in the data directory: every path absolute. */
+	if (!absolute(ctx->local_dir, dir, sizeof(dir)) ||
+	    (strncmp(ctx->archive, "s3://", 5) != 0 ? !absolute(ctx->archive, repo, sizeof(repo))
+	     : snprintf(repo, sizeof(repo), "%s", ctx->archive) < 0))
+		return NULL;
+	f = open_memstream(&text, &size);
+	if (!f)
+		return NULL;
+	shell_word(f, self);
+	if (ctx->config_path && strcmp(ctx->config_path, "/dev/null") != 0 && realpath(ctx->config_path, conf)) {
+		fputs(" -c ", f);
+		shell_word(f, conf);
+	} else
+		fputs(" -c /dev/null", f);
+	fputs(" --repo ", f);
+	shell_word(f, repo);
+	fprintf(f, " --state-dir ");
+	snprintf(conf, sizeof(conf), "%s/state", dir);
+	shell_word(f, conf);
+	fputs(" wal-push %p", f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static char *
 server_conf(const struct create_ctx *ctx)
 {
@@ -197,6 +276,20 @@ server_conf(const struct create_ctx *ctx)
 	if (ctx->audit)
 		fprintf(f, "pgaudit.log = 'ddl,role'\npgaudit.log_relation = on\n"
 			"pgaudit.log_parameter = off\npgaudit.log_catalog = off\n");
+	if (ctx->archive) {
+		char *cmd = archive_command(ctx);
+
+		if (!cmd) {
+			fclose(f);
+			free(text);
+			return NULL;
+		}
+		/* Point-in-time recovery: every WAL file to the repository (pgp-backup(1)). */
+		fprintf(f, "wal_level = replica\narchive_mode = on\narchive_command = ");
+		conf_quote(f, cmd);
+		fputc('\n', f);
+		free(cmd);
+	}
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -227,6 +320,10 @@ hba_conf(const struct create_ctx *ctx)
 		}
 		fprintf(f, "  %s  scram-sha-256\n", ctx->allow[i]);
 	}
+	/* --archive: physical base backups as the backup role (pgp-backup backup --physical). */
+	for (int i = 0; ctx->archive && i < ctx->n_allow; i++)
+		fprintf(f, "hostssl   replication  \"%s\"  %s  scram-sha-256\n", ctx->roles[ROLE_BACKUP].name,
+			ctx->allow[i]);
 	if (ctx->pooler)
 		fprintf(f, "hostssl   \"%s\"  \"%s\",\"%s\",\"%s\"  127.0.0.1/32  scram-sha-256\n",
 			ctx->database, ctx->roles[ROLE_POOLER].name, ctx->roles[ROLE_APP].name,
@@ -549,13 +646,18 @@ cluster_lock(struct create_ctx *ctx)
 static int
 make_dirs(struct create_ctx *ctx, int *tls_changed)
 {
-	char path[600];
+	char path[600], state[600];
 
 	if (create_path(path, sizeof(path), "%s/log", ctx->local_dir) < 0 ||
 	    create_mkdir(path, 0755, ctx->os_user) < 0 || create_mkdir(ctx->socket_dir, 0755, ctx->os_user) < 0 ||
 	    create_path(path, sizeof(path), "%s/tls", ctx->local_dir) < 0)
 		return -1;
 	if (!tls_complete(path, ctx->os_user) && pending_note(ctx, APPLY_RESTART) < 0)
+		return -1;
+	/* --archive: the archiver (the server's OS user) writes the state and a local repository. */
+	if (ctx->archive && (create_path(state, sizeof(state), "%s/state", ctx->local_dir) < 0 ||
+			     create_mkdir(state, 0700, ctx->os_user) < 0 ||
+			     (strncmp(ctx->archive, "s3://", 5) != 0 && create_mkdir(ctx->archive, 0700, ctx->os_user) < 0)))
 		return -1;
 	return tls_ensure(path, ctx->os_user, tls_changed);
 }

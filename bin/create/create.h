@@ -65,6 +65,8 @@ struct create_ctx {
 	int pooler;			/* --pooler pgbouncer */
 	int pooler_port;
 	int audit;
+	const char *archive;		/* --archive REPO: WAL to pgp-backup wal-push, or NULL */
+	const char *config_path;	/* -c, for the archive_command */
 	int dry_run;
 	int rotate_passwords;
 	int show_secrets;

@@ -200,6 +200,9 @@ shape_roles(struct create_ctx *ctx, PGconn *conn)
 	 * the owner (pg_dump --role), through a NOINHERIT membership. */
 	if (rc == 0)
 		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, R[ROLE_BACKUP].name);
+	/* --archive: physical base backups over a replication connection, as the backup role. */
+	if (rc == 0 && ctx->archive)
+		rc = create_sql(ctx, conn, NULL, "ALTER ROLE %I REPLICATION", R[ROLE_BACKUP].name);
 	/* A non-superuser admin manages the layout through the owner group. */
 	if (rc == 0 && !ctx->is_superuser)
 		rc = create_sql(ctx, conn, NULL, "GRANT %I TO %I", R[ROLE_OWNER].name, ctx->admin_role);
