@@ -252,6 +252,26 @@ is "$(json_get "$(cat "$state/backup-shop.json")" 'd["last_run_result"]')" faile
 run pb backup -d service=shop-backup --encrypt-to "$pub1" --no-prune
 is "$RC" 0 "the next run is good"
 
+# ---- killed at any moment with encryption on: never a backup that looks whole ----
+good_before=$(pb list --format json | json_get "$(cat)" 'len([b for b in d["backups"] if b["status"] == "ok"])')
+for delay in 0.05 0.2 0.5 1 1.5; do
+	pb backup -q -d service=shop-backup --encrypt-to "$pub1" --no-prune &
+	victim=$!
+	sleep "$delay"
+	kill -9 "$victim" 2>/dev/null
+	wait "$victim" 2>/dev/null
+	sleep 1
+done
+run pb list --format json
+is "$RC" 0 "after five kills: list finds nothing unreadable"
+ok "and no more good backups than finished runs" -- \
+	[ "$(json_get "$OUT" 'len([b for b in d["backups"] if b["status"] == "ok"])')" -le $((good_before + 5)) ]
+for b in $(json_get "$OUT" '" ".join(b["id"] for b in d["backups"])'); do
+	run pb verify "$b"
+	[ "$RC" = 0 ] || { diag "$b: $ERR"; break; }
+done
+is "$RC" 0 "every backup listed verifies: a killed run left none half-made"
+
 # ---- gzip, zstd and encrypted side by side ----
 mixed=$BDIR/mixed
 pm() { pgp-backup -c /dev/null --repo "$mixed" --state-dir "$state" "$@"; }
