@@ -167,6 +167,33 @@ output(const struct opts *o, const struct alert_run *r)
 	return rc;
 }
 
+/* A target is answered: judge it and carry its states over. */
+static void
+judge(const struct alert_run *r, struct alert_target *t)
+{
+	if (t->judged)
+		return;
+	evaluate_target(r, t);
+	state_track(r, t);
+	t->judged = 1;
+}
+
+/*
+ * Called as each target is answered, while the others are still being
+ * asked: without notifications nothing else goes into its state file,
+ * so it is written now and its fsyncs overlap the network instead of
+ * following it (50 targets are 100 fsyncs).
+ */
+static void
+target_done(const struct alert_run *r, struct alert_target *t)
+{
+	judge(r, t);
+	if (r->notifying)
+		return;
+	state_save(r, t);
+	t->saved = 1;
+}
+
 static int
 run(const struct opts *o, const struct pgp_conf *conf)
 {
@@ -178,16 +205,16 @@ run(const struct opts *o, const struct pgp_conf *conf)
 		alert_run_free(&r);
 		return PGP_NAGIOS_UNKNOWN;
 	}
-	collect_all(&r);
+	collect_all(&r, target_done);
 	for (int i = 0; i < r.n_targets; i++) {
-		evaluate_target(&r, &r.targets[i]);
-		state_track(&r, &r.targets[i]);
+		judge(&r, &r.targets[i]);	/* those never started */
 		notify_target(&r, &r.targets[i]);
 	}
 	/* Before the state is saved: what is not delivered stays pending. */
 	notify_send(&r);
 	for (int i = 0; i < r.n_targets; i++)
-		state_save(&r, &r.targets[i]);
+		if (!r.targets[i].saved)
+			state_save(&r, &r.targets[i]);
 	rc = (int) run_state(&r);
 	/* Results that could not be written are not a clean bill of health. */
 	if (output(o, &r) < 0)

@@ -163,8 +163,30 @@ struct query_plan {
 	int n_unsupported;
 };
 
-/* The facts query (first round trip): version-gated too. */
+/* The facts query: version-gated too. */
 const char *facts_sql(int version_num);
+
+/*
+ * The facts a plan may depend on, as bits: whether the server is a
+ * standby (replication, replication_slots) and the schemas of
+ * pg_stat_statements (slow_queries) and pgstattuple (bloat).
+ */
+#define FACT_RECOVERY		0x01
+#define FACT_PGSS		0x02
+#define FACT_PGSTATTUPLE	0x04
+/* Pure: the FACT_* bits the plan for the wanted checks depends on. */
+unsigned plan_facts_used(int version_num, const int wanted[CK_COUNT]);
+/* Pure: the FACT_* bits a connection reports before any query: 14 and
+ * later send in_hot_standby at startup. */
+unsigned facts_reported(int version_num);
+/*
+ * Pure: 1 when a and b agree on every fact in used (the plan chosen from
+ * one is the plan of the other), else 0.
+ */
+int facts_agree(const struct server_facts *a, const struct server_facts *b, unsigned used);
+/* Pure: is s what quote_ident() returns (a lower-case name, or one in
+ * double quotes with inner quotes doubled)?  Cached schemas must be. */
+int facts_ident_ok(const char *s);
 
 /*
  * Choose the statements that answer the wanted checks on this server
@@ -271,6 +293,16 @@ struct alert_target {
 	char dbname[128];
 	char user[128];			/* the role connected */
 	struct server_facts facts;
+	int facts_answered;		/* the facts query answered this run */
+	/*
+	 * The plan is chosen before the facts answer when what it depends on
+	 * is known at connection time or from the previous run (state file):
+	 * facts and checks then go in one pipeline.  A guess the facts
+	 * contradict costs a second pipeline (replan), never a wrong answer.
+	 */
+	unsigned guess_used;		/* FACT_* bits the early plan rests on */
+	struct server_facts guess;
+	int planned, replan;
 	struct query_plan plan;
 	int next_result;		/* pipeline: index of the query being read;
 					 * PgBouncer: of the SHOW command */
@@ -290,6 +322,7 @@ struct alert_target {
 	char instance[300];		/* host:port, kept across a down run */
 	/* notifications still to deliver, per channel (JSON arrays of events) */
 	struct json_object *outbox[NC_COUNT];
+	int judged, saved;		/* evaluated and tracked; state file written */
 };
 
 struct alert_run {
@@ -345,8 +378,12 @@ void alert_run_free(struct alert_run *run);
 
 /* ---- collect.c ----------------------------------------------------------- */
 
-/* Connect to every target, at most max_parallel at a time, and ask. */
-void collect_all(struct alert_run *run);
+/*
+ * Connect to every target, at most max_parallel at a time, and ask; done
+ * (if not NULL) is called for each target as soon as it is answered or
+ * given up, while the others are still being asked.
+ */
+void collect_all(struct alert_run *run, void (*done)(const struct alert_run *run, struct alert_target *t));
 
 /* pgbouncer.c: the admin console's SHOW commands, and their checks. */
 extern const char *const pgb_commands[];
@@ -366,8 +403,11 @@ void state_load(const struct alert_run *run, struct alert_target *t);
 /* Each check's state and its run count from the previous record and this
  * run's result (the tracks), and the pending notifications. */
 void state_track(const struct alert_run *run, struct alert_target *t);
-/* Write this run's counters, tracks and pending notifications, then
- * unlock.  0 or -1 (logged). */
+/* The facts the previous run learnt of the database dbname (schemas,
+ * standby or not) into f: the FACT_* bits f now holds, 0 for none. */
+unsigned state_facts(const struct alert_target *t, const char *dbname, struct server_facts *f);
+/* Write this run's counters, tracks, facts and pending notifications,
+ * then unlock.  0 or -1 (logged). */
 int state_save(const struct alert_run *run, struct alert_target *t);
 void track_free(struct check_track *tr);
 

@@ -5,11 +5,13 @@
  * that does not answer costs its own timeout, not everyone's.
  *
  * Per target: connect (connect_timeout enforced here: PQconnectPoll does
- * not), one small query for the facts the query choice needs, then every
- * check statement in one pipeline with a sync after each, so one refused
- * statement does not abort the others.  The session is read-only, with
- * statement_timeout and lock_timeout set in the startup packet: no extra
- * round trip.
+ * not), then one pipeline with a sync after each statement, so one
+ * refused statement does not abort the others: a small query for the
+ * facts the query choice needs and, behind it, every check statement
+ * when that choice can be made already (see send_facts): one round trip
+ * after the connection's.  The session is read-only, with
+ * statement_timeout and lock_timeout set in the startup packet: no
+ * extra round trip.
  */
 #include <errno.h>
 #include <poll.h>
@@ -223,38 +225,120 @@ get_bool(const PGresult *res, int col)
 	return !PQgetisnull(res, 0, col) && PQgetvalue(res, 0, col)[0] == 't';
 }
 
-static void
-send_checks(const struct alert_run *run, struct alert_target *t)
+/* The deadline of the checks, from now. */
+static long long
+checks_deadline(const struct alert_run *run)
 {
-	if (plan_queries(&t->facts, run->wanted, &t->plan) < 0) {
+	long long st = run->statement_timeout_ms;
+
+	return now_ms() + (2 * st > st + 5000 ? 2 * st : st + 5000);
+}
+
+/*
+ * Choose the statements from facts f (choose_plan) and queue them, a
+ * sync after each, behind whatever the pipeline holds (send_statements):
+ * 0, or -1 when the target failed.
+ */
+static int
+choose_plan(const struct alert_run *run, struct alert_target *t, const struct server_facts *f)
+{
+	if (plan_queries(f, run->wanted, &t->plan) < 0) {
 		fail_target(t, "out of memory");
-		return;
+		return -1;
 	}
-	if (t->plan.n == 0) {
-		t->phase = TP_DONE;
-		return;
-	}
-	if (!PQenterPipelineMode(t->conn)) {
-		fail_target(t, "cannot enter pipeline mode: ");
-		return;
-	}
+	return 0;
+}
+
+/* Queue the chosen statements, a sync after each.  0, or -1 (failed). */
+static int
+send_statements(struct alert_target *t)
+{
 	for (int i = 0; i < t->plan.n; i++) {
 		pgp_debug("target \"%s\": query %s: %s", t->name, t->plan.q[i].name, t->plan.q[i].sql);
 		if (!PQsendQueryParams(t->conn, t->plan.q[i].sql, 0, NULL, NULL, NULL, NULL, 0) ||
 		    !PQpipelineSync(t->conn)) {
 			fail_target(t, "cannot send the checks: ");
-			return;
+			return -1;
 		}
 	}
-	t->pending = t->plan.n;
+	t->pending += t->plan.n;
 	t->next_result = 0;
-	t->phase = TP_CHECKS;
+	t->planned = 1;
 	t->poll_write = 1;
-	{
-		long long st = run->statement_timeout_ms;
+	return 0;
+}
 
-		t->deadline_ms = now_ms() + (2 * st > st + 5000 ? 2 * st : st + 5000);
+static int
+send_plan(const struct alert_run *run, struct alert_target *t, const struct server_facts *f)
+{
+	return choose_plan(run, t, f) < 0 ? -1 : send_statements(t);
+}
+
+/*
+ * Connected: the facts query, and behind it in the same pipeline the
+ * checks when their plan can be chosen already (one round trip instead
+ * of two): when all the plan depends on is known from the connection
+ * (the version; in_hot_standby from 14 on) or from the previous run's
+ * facts in the state file.  Else the checks wait for the facts.
+ */
+static void
+send_facts(const struct alert_run *run, struct alert_target *t)
+{
+	const char *hot = PQparameterStatus(t->conn, "in_hot_standby");
+	unsigned known, used = plan_facts_used(t->facts.version_num, run->wanted);
+
+	/* Decided before anything is sent, so the statements leave together. */
+	t->guess = t->facts;
+	known = state_facts(t, PQdb(t->conn), &t->guess);
+	if ((facts_reported(t->facts.version_num) & FACT_RECOVERY) && hot) {
+		t->guess.in_recovery = strcmp(hot, "on") == 0;
+		known |= FACT_RECOVERY;
 	}
+	t->guess_used = used;
+	if ((used & ~known) == 0 && choose_plan(run, t, &t->guess) < 0)
+		return;
+	if (!PQenterPipelineMode(t->conn)) {
+		fail_target(t, "cannot enter pipeline mode: ");
+		return;
+	}
+	if (!PQsendQueryParams(t->conn, facts_sql(t->facts.version_num), 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(t->conn)) {
+		fail_target(t, "cannot query: ");
+		return;
+	}
+	t->pending = 1;
+	t->phase = TP_FACTS;
+	t->poll_write = 1;
+	t->deadline_ms = now_ms() + run->statement_timeout_ms + 5000;
+	if ((used & ~known) == 0)
+		send_statements(t);
+}
+
+/* The facts' sync: plan now, or check the early plan against them. */
+static void
+facts_done(const struct alert_run *run, struct alert_target *t)
+{
+	t->connected_ms = now_ms();
+	t->phase = TP_CHECKS;
+	t->deadline_ms = checks_deadline(run);
+	if (!t->planned) {
+		send_plan(run, t, &t->facts);
+		return;
+	}
+	if (!facts_agree(&t->guess, &t->facts, t->guess_used)) {
+		pgp_debug("target \"%s\": the facts differ from the previous run's: asking again", t->name);
+		t->replan = 1;
+	}
+}
+
+/* The early plan's answers are in (and were dropped): the right plan. */
+static void
+replan(const struct alert_run *run, struct alert_target *t)
+{
+	t->replan = 0;
+	plan_free(&t->plan);
+	t->deadline_ms = checks_deadline(run);
+	send_plan(run, t, &t->facts);
 }
 
 static void
@@ -279,6 +363,7 @@ got_facts(struct alert_target *t, PGresult *res)
 	snprintf(t->facts.lock_timeout, sizeof(t->facts.lock_timeout), "%s", PQgetvalue(res, 0, 6));
 	db = PQgetvalue(res, 0, 2);
 	snprintf(t->dbname, sizeof(t->dbname), "%s", db);
+	t->facts_answered = 1;
 }
 
 static void
@@ -308,6 +393,16 @@ finish_target(struct alert_target *t)
 {
 	PQexitPipelineMode(t->conn);
 	t->phase = TP_DONE;
+}
+
+/* Every sync is in: ask again what an early plan got wrong, else done. */
+static void
+pipeline_done(const struct alert_run *run, struct alert_target *t)
+{
+	if (t->replan)
+		replan(run, t);
+	if (t->pending == 0 && t->phase != TP_DONE)
+		finish_target(t);
 }
 
 /* Read whatever has arrived; 0 to go on, -1 when the target failed. */
@@ -345,34 +440,34 @@ read_results(const struct alert_run *run, struct alert_target *t)
 			t->phase = TP_DONE;
 			return 0;
 		}
-		if (t->phase == TP_FACTS) {
-			if (res) {
-				got_facts(t, res);
-				PQclear(res);
-				if (t->phase == TP_DONE)
-					return -1;
-				continue;
-			}
-			t->connected_ms = now_ms();
-			send_checks(run, t);
-			if (t->phase == TP_DONE)
-				return t->up ? 0 : -1;
-			return 0;
-		}
 		if (!res)
 			continue;	/* end of one statement's results */
+		if (t->phase == TP_FACTS) {
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+				t->pending--;
+				facts_done(run, t);
+			} else
+				got_facts(t, res);
+			PQclear(res);
+			if (t->phase == TP_DONE)
+				return -1;
+			if (t->pending == 0)
+				pipeline_done(run, t);	/* no statement was asked */
+			continue;
+		}
 		switch (PQresultStatus(res)) {
 		case PGRES_PIPELINE_SYNC:
 			t->next_result++;
 			if (--t->pending == 0)
-				finish_target(t);
+				pipeline_done(run, t);
 			break;
 		case PGRES_TUPLES_OK:
-			if (t->next_result < t->plan.n)
+			/* Answers to an early plan the facts contradict are dropped. */
+			if (!t->replan && t->next_result < t->plan.n)
 				collect_rows(t, &t->plan.q[t->next_result], res);
 			break;
 		default:
-			if (t->next_result < t->plan.n)
+			if (!t->replan && t->next_result < t->plan.n)
 				query_failed(t, &t->plan.q[t->next_result], res);
 			break;
 		}
@@ -415,13 +510,7 @@ step_target(const struct alert_run *run, struct alert_target *t, int readable, i
 		t->local = pgp_host_is_local(PQhost(t->conn));
 		if (t->facts.tls)
 			read_certificate(t);
-		if (!PQsendQueryParams(t->conn, facts_sql(t->facts.version_num), 0, NULL, NULL, NULL, NULL, 0)) {
-			fail_target(t, "cannot query: ");
-			return;
-		}
-		t->phase = TP_FACTS;
-		t->poll_write = 1;
-		t->deadline_ms = now_ms() + run->statement_timeout_ms + 5000;
+		send_facts(run, t);
 		return;
 	}
 	if (writable || t->poll_write) {
@@ -486,7 +575,7 @@ enough_files(int targets, int parallel)
 }
 
 void
-collect_all(struct alert_run *run)
+collect_all(struct alert_run *run, void (*done)(const struct alert_run *run, struct alert_target *t))
 {
 	int n = run->n_targets, next = 0, active = 0;
 	int maxp = run->max_parallel > 0 ? run->max_parallel : 16;
@@ -543,11 +632,14 @@ collect_all(struct alert_run *run)
 			else if (now >= t->deadline_ms)
 				time_out(t);
 			if (t->phase == TP_DONE) {
+				pgp_debug("target \"%s\": done after %lld ms", t->name, now_ms() - t->start_ms);
 				/* Done with the server: a fleet must not hold a socket each. */
 				if (t->conn)
 					PQfinish(t->conn);
 				t->conn = NULL;
 				active--;
+				if (done)
+					done(run, t);
 			}
 		}
 	}

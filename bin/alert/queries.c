@@ -47,12 +47,79 @@ facts_sql(int version_num)
 	       " pg_catalog.current_setting('lock_timeout')";
 }
 
-/* pg_stat_activity, once: backends and the age checks. */
+unsigned
+plan_facts_used(int version_num, const int wanted[CK_COUNT])
+{
+	unsigned used = 0;
+
+	if (version_num < 130000)
+		return 0;	/* nothing is asked */
+	if (wanted[CK_REPLICATION] || wanted[CK_REPLICATION_SLOTS])
+		used |= FACT_RECOVERY;
+	if (wanted[CK_SLOW_QUERIES])
+		used |= FACT_PGSS;
+	if (wanted[CK_BLOAT])
+		used |= FACT_PGSTATTUPLE;
+	return used;
+}
+
+unsigned
+facts_reported(int version_num)
+{
+	return version_num >= 140000 ? FACT_RECOVERY : 0;
+}
+
+int
+facts_agree(const struct server_facts *a, const struct server_facts *b, unsigned used)
+{
+	if ((used & FACT_RECOVERY) && !a->in_recovery != !b->in_recovery)
+		return 0;
+	if ((used & FACT_PGSS) &&
+	    (!a->has_pgss != !b->has_pgss || (a->has_pgss && strcmp(a->pgss_schema, b->pgss_schema) != 0)))
+		return 0;
+	if ((used & FACT_PGSTATTUPLE) &&
+	    (!a->has_pgstattuple != !b->has_pgstattuple ||
+	     (a->has_pgstattuple && strcmp(a->pgstattuple_schema, b->pgstattuple_schema) != 0)))
+		return 0;
+	return 1;
+}
+
+int
+facts_ident_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '"') {
+		if (n < 3 || s[n - 1] != '"')
+			return 0;
+		for (size_t i = 1; i < n - 1; i++)
+			if (s[i] == '"' && (i + 1 >= n - 1 || s[++i] != '"'))
+				return 0;	/* a lone quote would end the name */
+		return 1;
+	}
+	/* quote_ident leaves only these unquoted (keywords aside: harmless) */
+	if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '$'))
+			return 0;
+	return 1;
+}
+
+/*
+ * The sessions, once: backends and the age checks.  The functions under
+ * pg_stat_activity rather than the view: a fresh backend pays for every
+ * relation and view it plans (the view joins pg_authid), and a fleet
+ * run is 50 fresh backends (tests/bench/alert.sh).  The same rows: the
+ * view's joins are outer joins on the same keys.
+ */
 static const char activity_cte[] =
-	"WITH a AS (SELECT pid, datname, usename, application_name, state, backend_type,"
-	" xact_start, query_start, state_change, wait_event_type,"
-	" pg_catalog.left(pg_catalog.regexp_replace(query, '\\s+', ' ', 'g'), 80) AS q"
-	" FROM pg_catalog.pg_stat_activity) ";
+	"WITH a AS (SELECT s.pid, d.datname, pg_catalog.pg_get_userbyid(s.usesysid) AS usename,"
+	" s.application_name, s.state, s.backend_type, s.xact_start, s.query_start, s.state_change,"
+	" s.wait_event_type, s.query"
+	" FROM pg_catalog.pg_stat_get_activity(NULL) s LEFT JOIN pg_catalog.pg_database d ON d.oid = s.datid) ";
 
 #define WHO "pg_catalog.format('pid %s, user %s, application %s, database %s', a.pid, a.usename," \
 	" COALESCE(NULLIF(a.application_name, ''), '-'), a.datname)"
@@ -90,7 +157,7 @@ static const char txn_time[] =
 
 static const char query_time[] =
 	"SELECT 'query_time', '', " AGE("a.query_start") F8 ", " NOF8 ", " NOF8 ", " NOF8 ","
-	" " WHO " || ': ' || a.q, " NOTEXT
+	" " WHO " || ': ' || pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 80), " NOTEXT
 	" FROM a WHERE a.backend_type = 'client backend' AND a.state = 'active'"
 	" AND a.pid <> pg_catalog.pg_backend_pid() ORDER BY a.query_start LIMIT 1";
 
@@ -117,11 +184,16 @@ static const char locks_14[] =
 	"  FROM pg_catalog.pg_locks l WHERE NOT l.granted GROUP BY l.pid) w JOIN a ON a.pid = w.pid"
 	" ORDER BY COALESCE(w.since, a.state_change) LIMIT 1";
 
-/* pg_stat_database and pg_database: counters and ages. */
+/* pg_database and its counters (pg_stat_database's functions, not the view). */
 static const char db_cte[] =
-	"WITH d AS (SELECT d.datname, d.datallowconn, d.datfrozenxid, d.datminmxid, s.blks_hit, s.blks_read,"
-	" s.xact_commit, s.xact_rollback, s.deadlocks, s.temp_bytes"
-	" FROM pg_catalog.pg_database d LEFT JOIN pg_catalog.pg_stat_database s ON s.datid = d.oid) ";
+	"WITH d AS (SELECT d.datname, d.datallowconn, d.datfrozenxid, d.datminmxid,"
+	" pg_catalog.pg_stat_get_db_blocks_hit(d.oid) AS blks_hit,"
+	" pg_catalog.pg_stat_get_db_blocks_fetched(d.oid) - pg_catalog.pg_stat_get_db_blocks_hit(d.oid) AS blks_read,"
+	" pg_catalog.pg_stat_get_db_xact_commit(d.oid) AS xact_commit,"
+	" pg_catalog.pg_stat_get_db_xact_rollback(d.oid) AS xact_rollback,"
+	" pg_catalog.pg_stat_get_db_deadlocks(d.oid) AS deadlocks,"
+	" pg_catalog.pg_stat_get_db_temp_bytes(d.oid) AS temp_bytes"
+	" FROM pg_catalog.pg_database d) ";
 static const char hitratio[] =
 	"SELECT 'hitratio', datname, " NOF8 ", " NOF8 ", blks_hit" F8 ", blks_read" F8 ", " NOTEXT ", " NOTEXT
 	" FROM d WHERE datallowconn";
@@ -158,13 +230,20 @@ static const char tables_cte[] =
 	" pg_catalog.current_setting('autovacuum_vacuum_scale_factor')::float8 AS vs,"
 	" pg_catalog.current_setting('autovacuum_analyze_threshold')::float8 AS at,"
 	" pg_catalog.current_setting('autovacuum_analyze_scale_factor')::float8 AS asf,"
-	" COALESCE((SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = pg_catalog.current_database()),"
+	" COALESCE(pg_catalog.pg_stat_get_db_stat_reset_time("
+	"  (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())),"
 	"  pg_catalog.pg_postmaster_start_time()) AS since),"
-	" t AS (SELECT pg_catalog.format('%I.%I', u.schemaname, u.relname) AS name, u.n_live_tup, u.n_dead_tup,"
-	" u.n_mod_since_analyze, GREATEST(u.last_vacuum, u.last_autovacuum) AS lv,"
-	" GREATEST(u.last_analyze, u.last_autoanalyze) AS la,"
+	" t AS (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) AS name,"
+	" pg_catalog.pg_stat_get_live_tuples(c.oid) AS n_live_tup, pg_catalog.pg_stat_get_dead_tuples(c.oid) AS n_dead_tup,"
+	" pg_catalog.pg_stat_get_mod_since_analyze(c.oid) AS n_mod_since_analyze,"
+	" GREATEST(pg_catalog.pg_stat_get_last_vacuum_time(c.oid), pg_catalog.pg_stat_get_last_autovacuum_time(c.oid)) AS lv,"
+	" GREATEST(pg_catalog.pg_stat_get_last_analyze_time(c.oid),"
+	"  pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid)) AS la,"
 	" GREATEST(c.reltuples, 0) AS reltuples"
-	" FROM pg_catalog.pg_stat_user_tables u JOIN pg_catalog.pg_class c ON c.oid = u.relid) ";
+	" FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	/* pg_stat_user_tables' rows, without the view's join to pg_index */
+	" WHERE c.relkind IN ('r', 't', 'm', 'p') AND n.nspname <> ALL ('{pg_catalog,information_schema}')"
+	" AND n.nspname !~ '^pg_toast') ";
 static const char last_vacuum[] =
 	"SELECT 'last_vacuum', name, " AGE("COALESCE(lv, s.since)") F8 ", " NOF8 ", n_dead_tup" F8 ", " NOF8 ","
 	" pg_catalog.format('%s dead tuples, last vacuum %s', n_dead_tup, COALESCE(lv::text, 'never')), " NOTEXT

@@ -11,10 +11,13 @@
  *                         "notified": "WARNING", "notified_since": 1764575940,
  *                         "notified_at": 1764576000, "text": "...", "value": "75s"}, ...},
  *    "instance": "db1:5432",
+ *    "facts": {"database": "shop", "in_recovery": false,
+ *              "pg_stat_statements": "ext", "pgstattuple": null},
  *    "pending": {"webhook": [EVENT, ...], ...}}
  * ("count": consecutive runs in that state; "notified": the state last
  * sent, absent when nothing is outstanding; "pending": what could not be
- * delivered yet, see notify.c.)
+ * delivered yet, see notify.c; "facts": what the next run's plan may be
+ * chosen from before its facts query answers, see collect.c.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -113,6 +116,67 @@ state_from_name(const char *s)
 		if (strcmp(s, alert_state_name((enum alert_state) st)) == 0)
 			return st;
 	return -1;
+}
+
+/* A cached schema, only in the form quote_ident gives (it goes into SQL). */
+static int
+schema_load(struct json_object *facts, const char *key, char *out, size_t size, int *has)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(facts, key, &v))
+		return 0;
+	if (json_object_is_type(v, json_type_null)) {
+		*has = 0;
+		return 1;
+	}
+	s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+	if (!s || strlen(s) >= size || !facts_ident_ok(s))
+		return 0;
+	snprintf(out, size, "%s", s);
+	*has = 1;
+	return 1;
+}
+
+unsigned
+state_facts(const struct alert_target *t, const char *dbname, struct server_facts *f)
+{
+	struct json_object *facts, *v;
+	const char *db;
+	unsigned known = 0;
+
+	if (!t->prev || !json_object_object_get_ex(t->prev, "facts", &facts) ||
+	    !json_object_is_type(facts, json_type_object))
+		return 0;
+	/* The extensions are per database. */
+	db = jstring(facts, "database");
+	if (!db || !dbname || strcmp(db, dbname) != 0)
+		return 0;
+	if (json_object_object_get_ex(facts, "in_recovery", &v) && json_object_is_type(v, json_type_boolean)) {
+		f->in_recovery = json_object_get_boolean(v);
+		known |= FACT_RECOVERY;
+	}
+	if (schema_load(facts, "pg_stat_statements", f->pgss_schema, sizeof(f->pgss_schema), &f->has_pgss))
+		known |= FACT_PGSS;
+	if (schema_load(facts, "pgstattuple", f->pgstattuple_schema, sizeof(f->pgstattuple_schema),
+			&f->has_pgstattuple))
+		known |= FACT_PGSTATTUPLE;
+	return known;
+}
+
+static struct json_object *
+facts_json(const struct alert_target *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "database", pgp_json_cstring(t->dbname));
+	json_object_object_add(o, "in_recovery", json_object_new_boolean(t->facts.in_recovery));
+	json_object_object_add(o, "pg_stat_statements",
+			       t->facts.has_pgss ? pgp_json_cstring(t->facts.pgss_schema) : NULL);
+	json_object_object_add(o, "pgstattuple",
+			       t->facts.has_pgstattuple ? pgp_json_cstring(t->facts.pgstattuple_schema) : NULL);
+	return o;
 }
 
 void
@@ -257,6 +321,11 @@ state_save(const struct alert_run *run, struct alert_target *t)
 	}
 	json_object_object_add(o, "checks", checks);
 	json_object_object_add(o, "instance", pgp_json_cstring(t->instance));
+	/* This run's facts, else (server down) the last known. */
+	if (t->facts_answered)
+		json_object_object_add(o, "facts", facts_json(t));
+	else if (t->prev && json_object_object_get_ex(t->prev, "facts", &old))
+		json_object_object_add(o, "facts", json_object_get(old));
 	pending = json_object_new_object();
 	for (int ch = 0; ch < NC_COUNT; ch++)
 		if (t->outbox[ch] && json_object_array_length(t->outbox[ch]) > 0)

@@ -2,18 +2,39 @@
 """A loopback TCP proxy that adds a fixed delay each way: what a remote
 server costs.  One process, one asyncio loop, many listening ports:
 
-    delay-proxy.py UPSTREAM_PORT DELAY_MS FIRST_PORT COUNT
+    delay-proxy.py UPSTREAM DELAY_MS FIRST_PORT COUNT
 
 listens on 127.0.0.1:FIRST_PORT .. FIRST_PORT+COUNT-1 and forwards each
-connection to 127.0.0.1:UPSTREAM_PORT.  Every chunk read is written on
+connection to 127.0.0.1:UPSTREAM, or to the unix socket UPSTREAM when
+it is a path.  Every chunk read is written on
 DELAY_MS later, in order, so latency grows by DELAY_MS each way and
-bandwidth is not throttled.  Prints "ready" once every port listens.
-(tests/bench/alert.sh)"""
+bandwidth is not throttled.  Prints "ready" once every port listens,
+then for each connection closed a line
+
+    conn PORT rtt N
+
+with N the round trips the client waited for: the runs of chunks from
+the server, consecutive chunks one way counting as one run (a pipeline
+of queries is one run each way; the client's final Terminate is
+answered by nothing).  (tests/bench/alert.sh)"""
 import asyncio
 import sys
 
 
-async def pump(reader, writer, delay):
+class Turns:
+    """The direction of the last chunk read, and the server's runs."""
+
+    def __init__(self):
+        self.last = None
+        self.server_runs = 0
+
+    def saw(self, direction):
+        if direction != self.last and direction == "s":
+            self.server_runs += 1
+        self.last = direction
+
+
+async def pump(reader, writer, delay, turns, direction):
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue()
 
@@ -35,6 +56,7 @@ async def pump(reader, writer, delay):
             data = await reader.read(65536)
             if not data:
                 break
+            turns.saw(direction)
             queue.put_nowait((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
@@ -46,16 +68,25 @@ async def pump(reader, writer, delay):
 
 
 async def main():
-    upstream, delay_ms, first, count = (int(a) for a in sys.argv[1:5])
+    upstream = sys.argv[1]
+    delay_ms, first, count = (int(a) for a in sys.argv[2:5])
     delay = delay_ms / 1000.0
 
+    def connect():
+        if upstream.startswith("/"):
+            return asyncio.open_unix_connection(upstream)
+        return asyncio.open_connection("127.0.0.1", int(upstream))
+
     async def handle(creader, cwriter):
+        port = cwriter.get_extra_info("sockname")[1]
         try:
-            sreader, swriter = await asyncio.open_connection("127.0.0.1", upstream)
+            sreader, swriter = await connect()
         except OSError:
             cwriter.close()
             return
-        await asyncio.gather(pump(creader, swriter, delay), pump(sreader, cwriter, delay))
+        turns = Turns()
+        await asyncio.gather(pump(creader, swriter, delay, turns, "c"), pump(sreader, cwriter, delay, turns, "s"))
+        print("conn %d rtt %d" % (port, turns.server_runs), flush=True)
 
     servers = [await asyncio.start_server(handle, "127.0.0.1", first + i, backlog=128) for i in range(count)]
     print("ready", flush=True)

@@ -191,6 +191,14 @@ like "$OUT" "slow_queries WARNING: queryid $queryid: [0-9]+ms per call since the
 like "$OUT" "'slow_queries:$queryid'=0\.[0-9]+s;0\.1;;0" "perfdata per statement in seconds"
 run alert --check slow_queries --warning 100ms
 is "$RC" 0 "the next run sees no new slow call: OK again"
+# The state file says pg_stat_statements is not there (as if it came back
+# since): the plan chosen from it is asked again, the server believed.
+state=$(ls -t "$S"/alert-*.json | head -1)
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["facts"]["pg_stat_statements"]=None; json.dump(d,open(sys.argv[1],"w"))' "$state"
+run alert --check slow_queries --warning 100ms --format json
+is "$(json_get "$OUT" '[c["state"] for c in d["targets"][0]["checks"] if c["name"] == "slow_queries"][0]')" OK \
+	"a state file that lost pg_stat_statements: still asked, still OK"
+is "$(json_get "$(cat "$state")" 'd["facts"]["pg_stat_statements"]')" "$pgss" "and the state file has its schema again"
 
 # Counter checks: deltas, not ratios since the stats reset.
 run alert --check hitratio,deadlocks --no-state --format json

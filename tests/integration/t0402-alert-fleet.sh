@@ -129,6 +129,46 @@ like "$(tail -n +"$((before + 1))" "$PGDIR/server.log")" "connection authorized:
 	"fallback_application_name is pgp-alert"
 psql_q -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
 
+# Round trips, counted by a proxy in front of the server (5 ms each way,
+# so that a client slowed down, by ASan say, still sends a pipeline before
+# the first answer is back; the count is of the server's turns): the
+# startup's, then one for the facts and the checks together when the plan
+# rests on nothing the server has not said yet (the version and
+# in_hot_standby come with the startup; the extensions' schemas from the
+# previous run's state file), else the facts first.  A state file the
+# facts contradict costs one more, never a wrong answer.
+rport=$(free_port)
+python3 "$PGP_SRC/tests/bench/delay-proxy.py" "$PGHOST/.s.PGSQL.$PGPORT" 5 "$rport" 1 >"$dir/proxy.out" 2>&1 &
+at_exit "kill $!"
+for i in $(seq 100); do grep -q ready "$dir/proxy.out" && break; sleep 0.1; done
+# rtt N: the round trips of the Nth connection through the proxy.
+rtt() {
+	for i in $(seq 100); do [ "$(grep -c '^conn ' "$dir/proxy.out")" -ge "$1" ] && break; sleep 0.1; done
+	grep '^conn ' "$dir/proxy.out" | sed -n "${1}p" | cut -d' ' -f4
+}
+far=(pgp-alert -c /dev/null -d "host=127.0.0.1 port=$rport dbname=postgres user=postgres sslmode=disable")
+states='[(c["name"], c["state"]) for t in d["targets"] for c in t["checks"]]'
+run "${far[@]}" --no-state --check "$checks"
+is "$RC:$(rtt 1)" "0:2" "named checks that rest on no fact: startup, then facts and checks in one pipeline"
+run "${far[@]}" --state-dir "$dir/far" --format json
+first=$(json_get "$OUT" "$states")
+is "$(rtt 2)" 3 "every check, no state yet: the facts (pg_stat_statements' schema) first"
+run "${far[@]}" --state-dir "$dir/far" --format json
+is "$(rtt 3)" 2 "the next run: the schemas from the state file, one round trip less"
+is "$(json_get "$OUT" "$states")" "$first" "and the same checks in the same states"
+farstate=$(ls "$dir"/far/alert-*.json)
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["facts"]["pg_stat_statements"]="ext"; json.dump(d,open(sys.argv[1],"w"))' "$farstate"
+run "${far[@]}" --state-dir "$dir/far" --format json
+is "$(rtt 4)" 3 "a state file the server contradicts: the checks asked again"
+is "$(json_get "$OUT" "$states")" "$first" "with the same answers"
+like "$(json_get "$OUT" '[c["text"] for t in d["targets"] for c in t["checks"] if c["name"] == "slow_queries"]')" \
+	"pg_stat_statements is not installed" "what the server says, not what the state file said"
+is "$(json_get "$(cat "$farstate")" 'd["facts"]["pg_stat_statements"]')" null "and the state file corrected"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["facts"]["pg_stat_statements"]="x\"; SELECT 1; --"; json.dump(d,open(sys.argv[1],"w"))' "$farstate"
+run "${far[@]}" --state-dir "$dir/far" --format json
+is "$(rtt 5)" 3 "a schema not in quote_ident's form is not put into SQL: the facts first"
+is "$(json_get "$OUT" "$states")" "$first" "(the same answers)"
+
 # A second run while another holds the target's lock goes on without state.
 # The subshell becomes the sleep that holds the lock: killing it frees it.
 (exec 9>"$S/alert-main.lock"; flock 9; exec sleep 60) &

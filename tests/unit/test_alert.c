@@ -279,6 +279,51 @@ test_queries(void)
 	ok(strstr(facts_sql(150000), "pg_is_in_recovery") != NULL, "the facts query asks for the role");
 }
 
+/* When the plan can go in the facts query's pipeline (collect.c). */
+static void
+test_early_plan(void)
+{
+	int all[CK_COUNT], some[CK_COUNT];
+	struct server_facts a, b;
+
+	for (int i = 0; i < CK_COUNT; i++)
+		all[i] = 1;
+	memset(some, 0, sizeof(some));
+	some[CK_BACKENDS] = some[CK_LOCKS] = some[CK_HITRATIO] = some[CK_LAST_VACUUM] = 1;
+	is_int((int) plan_facts_used(150000, some), 0, "check_postgres's ten: a plan from the version alone");
+	is_int((int) plan_facts_used(150000, all), FACT_RECOVERY | FACT_PGSS | FACT_PGSTATTUPLE,
+	       "every check: the role and both extensions' schemas");
+	some[CK_REPLICATION_SLOTS] = 1;
+	is_int((int) plan_facts_used(150000, some), FACT_RECOVERY, "slots: measured from the standby's or primary's LSN");
+	some[CK_REPLICATION_SLOTS] = 0;
+	some[CK_SLOW_QUERIES] = 1;
+	is_int((int) plan_facts_used(150000, some), FACT_PGSS, "slow_queries: the schema of pg_stat_statements");
+	is_int((int) plan_facts_used(120000, all), 0, "before 13 nothing is asked");
+	for (int v = 13; v <= 18; v++)
+		is_int((int) facts_reported(v * 10000), v >= 14 ? FACT_RECOVERY : 0,
+		       "PG %d: in_hot_standby %s at connection time", v, v >= 14 ? "is reported" : "is not");
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.has_pgss = b.has_pgss = 1;
+	strcpy(a.pgss_schema, "ext");
+	strcpy(b.pgss_schema, "ext");
+	b.in_recovery = 1;
+	ok(facts_agree(&a, &b, FACT_PGSS), "the same schema: the plan stands");
+	ok(!facts_agree(&a, &b, FACT_PGSS | FACT_RECOVERY), "promoted or demoted: asked again");
+	strcpy(b.pgss_schema, "\"Ext\"");
+	ok(!facts_agree(&a, &b, FACT_PGSS), "the extension moved: asked again");
+	ok(facts_agree(&a, &b, FACT_PGSTATTUPLE), "a fact the plan does not use does not count");
+	b.has_pgss = 0;
+	ok(!facts_agree(&a, &b, FACT_PGSS), "the extension dropped: asked again");
+
+	ok(facts_ident_ok("ext") && facts_ident_ok("_x$1") && facts_ident_ok("\"My Ext\"") &&
+	   facts_ident_ok("\"a\"\"b\""), "quote_ident's forms are taken");
+	ok(!facts_ident_ok("") && !facts_ident_ok("Ext") && !facts_ident_ok("x; DROP TABLE y") &&
+	   !facts_ident_ok("\"a\"b\"") && !facts_ident_ok("\"a\"\"") && !facts_ident_ok("\"\"") &&
+	   !facts_ident_ok("\"x\"; DROP TABLE y; --\""), "anything else from a state file is not put into SQL");
+}
+
 int
 main(void)
 {
@@ -288,5 +333,6 @@ main(void)
 	test_format();
 	test_catalog();
 	test_queries();
+	test_early_plan();
 	return done_testing();
 }
