@@ -107,6 +107,7 @@ $(O)/tests/unit/test_migrate_layout: $(addprefix $(O)/bin/migrate/,layout.o layo
 $(O)/tests/tools/archive-rows: $(O)/bin/backup/archive.o
 $(O)/tests/unit/test_compress: $(O)/bin/backup/compress.o
 $(O)/tests/unit/test_backup_physical: $(addprefix $(O)/bin/backup/,walname.o tarstream.o crc32c.o pgmanifest.o basebackup.o)
+$(O)/tests/tools/walchain-tool: $(addprefix $(O)/bin/backup/,wal.o walchain.o cluster.o stream.o repo.o compress.o keys.o manifest.o walname.o)
 $(O)/tests/tools/basebackup-tool: $(addprefix $(O)/bin/backup/,walname.o tarstream.o crc32c.o pgmanifest.o basebackup.o)
 
 test-progs: all $(UNIT_BIN) $(TOOL_BIN)
