@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
 #include <errno.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -409,7 +410,111 @@ jstr(struct json_object *o, const char *key)
 		? json_object_get_string(v) : NULL;
 }
 
-/* backup: pgp-backup's state file for this database, no S3 request. */
+/* A cluster state file's document, or NULL. */
+static struct json_object *
+read_state(const char *path)
+{
+	struct json_object *o = NULL;
+	char *text = NULL;
+
+	if (pgp_read_file(path, &text, NULL) == 0 && pgp_json_parse(text, strlen(text), path, &o) < 0)
+		o = NULL;
+	free(text);
+	return o;
+}
+
+/*
+ * Physical backups: one item per cluster state file pgp-backup keeps in
+ * the same state directory (cluster-NAME.json, written by backup
+ * --physical and wal-push), its value the age of the last good base
+ * backup, with the newest WAL stored and the oldest point a restore can
+ * reach.  The number of clusters found.
+ */
+static int
+cluster_items(const struct alert_run *run, struct check_result *r)
+{
+	DIR *d = opendir(run->backup_state_dir);
+	struct dirent *de;
+	int found = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char path[1200], key[300], detail[600], oldest[200] = "";
+		struct json_object *o, *old;
+		const char *good, *result, *wal, *wal_time;
+		struct item *it;
+		time_t when;
+
+		if (strncmp(de->d_name, "cluster-", 8) != 0 || n < 14 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", run->backup_state_dir, de->d_name);
+		if (!(o = read_state(path)))
+			continue;
+		found++;
+		r->answered = 1;
+		snprintf(key, sizeof(key), "cluster %.*s", (int) (n - 13), de->d_name + 8);
+		good = jstr(o, "last_base_backup_time");
+		result = jstr(o, "last_base_backup_result");
+		wal = jstr(o, "last_archived_wal");
+		wal_time = jstr(o, "last_archived_time");
+		if (json_object_object_get_ex(o, "oldest_recoverable", &old) && jstr(old, "time"))
+			snprintf(oldest, sizeof(oldest), "; recoverable from %s", jstr(old, "time"));
+		if (result && strcmp(result, "ok") != 0)
+			snprintf(detail, sizeof(detail), "the last base backup failed: %s",
+				 jstr(o, "last_base_backup_error") ? jstr(o, "last_base_backup_error") : "no reason recorded");
+		else
+			snprintf(detail, sizeof(detail), "base backup %s at %s; WAL stored up to %s at %s%s",
+				 jstr(o, "last_base_backup_id") ? jstr(o, "last_base_backup_id") : "-", good ? good : "never",
+				 wal ? wal : "-", wal_time ? wal_time : "never", oldest);
+		it = result_add(r, key, detail);
+		if (it) {
+			it->c[0] = result && strcmp(result, "ok") != 0;
+			it->floor_state = it->c[0] ? ST_WARNING : ST_OK;
+			if (good && parse_time(good, &when) == 0) {
+				it->value = difftime(run->now, when);
+				it->has_value = 1;
+			} else
+				it->floor_state = ST_CRITICAL;	/* WAL but no base backup: nothing to restore */
+		}
+		json_object_put(o);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * archiver: what pgp-backup's wal-push recorded as stored in the
+ * repository (the server's pg_stat_archiver says what it handed over),
+ * added to the line.
+ */
+static void
+archiver_repo_note(const struct alert_run *run, struct check_result *r)
+{
+	DIR *d = opendir(run->backup_state_dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name), used = strlen(r->text);
+		char path[1200];
+		struct json_object *o;
+
+		if (strncmp(de->d_name, "cluster-", 8) != 0 || n < 14 || strcmp(de->d_name + n - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", run->backup_state_dir, de->d_name);
+		if (!(o = read_state(path)))
+			continue;
+		if (jstr(o, "last_archived_wal"))
+			snprintf(r->text + used, sizeof(r->text) - used, "; cluster %.*s stored up to %s at %s",
+				 (int) (n - 13), de->d_name + 8, jstr(o, "last_archived_wal"),
+				 jstr(o, "last_archived_time") ? jstr(o, "last_archived_time") : "?");
+		json_object_put(o);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* backup: pgp-backup's state files for this database and the clusters, no S3 request. */
 static void
 check_backup(const struct alert_run *run, struct alert_target *t, struct check_result *r)
 {
@@ -421,6 +526,8 @@ check_backup(const struct alert_run *run, struct alert_target *t, struct check_r
 	time_t when;
 
 	snprintf(path, sizeof(path), "%s/backup-%s.json", run->backup_state_dir, t->dbname);
+	if (cluster_items(run, r) > 0 && access(path, F_OK) != 0)
+		return;		/* physical backups only */
 	if (access(path, F_OK) != 0) {
 		if (!run->backup_configured && run->wanted[CK_BACKUP] < 2) {
 			r->skip = 1;
@@ -533,6 +640,8 @@ evaluate_target(const struct alert_run *run, struct alert_target *t)
 			continue;
 		}
 		judge(run, t, r, cc);
+		if (id == CK_ARCHIVER)
+			archiver_repo_note(run, r);
 		/* A standby that is gone leaves no row: count the rows. */
 		if (id == CK_REPLICATION && !t->facts.in_recovery && r->n_items < cc->expect_standbys) {
 			char seen[sizeof(r->text)];
