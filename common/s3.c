@@ -18,6 +18,8 @@
 
 #define MIN_PART (5u * 1024 * 1024)
 #define MAX_ERROR_BODY 65536
+#define MAX_IN_FLIGHT 8
+#define DEFAULT_IN_FLIGHT 2
 
 struct pgp_s3 {
 	struct pgp_s3_config cfg;
@@ -58,25 +60,37 @@ pgp_s3_unreachable(const struct pgp_s3 *s3)
 }
 
 /*
- * An upload keeps one part in flight on its own handle, in a thread, while
- * the caller fills the next buffer: the dump never waits for the network
- * unless the network is the slower of the two.
+ * An upload keeps up to parts_in_flight parts on the wire, each on its own
+ * handle in its own thread, while the caller fills the next buffer: the
+ * dump never waits for the network unless the network is the slower of
+ * the two, and a store-and-forward endpoint (a proxy that takes a whole
+ * part before it passes it on, a server that writes it out before it
+ * answers) works on one part while the next is on its way.  Each slot
+ * keeps its buffer for the part after: parts_in_flight + 1 buffers at most.
  */
+struct part_slot {
+	struct pgp_s3_upload *up;
+	pthread_t thread;
+	CURL *curl;
+	unsigned char *buf;		/* the part it sends (kept for the next) */
+	size_t len, size;
+	int number;			/* its part number */
+	int busy;			/* a thread is sending it */
+	int rc;
+	char *etag;			/* the thread's answer, taken when joined */
+};
+
 struct pgp_s3_upload {
 	struct pgp_s3 *s3;
 	char *key;
-	unsigned char *buf, *spare;	/* filling; free for the next part */
-	size_t used, part_size, buf_size, spare_size;
+	unsigned char *buf;		/* filling */
+	size_t used, part_size, buf_size;
 	char *upload_id;		/* NULL until the first full part */
-	char **etags;
+	char **etags;			/* written by this thread only */
 	int parts;
 	int failed;
-	CURL *part_curl;
-	pthread_t thread;
-	int in_flight;
-	unsigned char *sending;		/* the part the thread sends */
-	size_t sending_len, sending_size;
-	int sending_number, thread_rc;
+	struct part_slot slot[MAX_IN_FLIGHT];
+	int nslots, next_slot;		/* slots are reused in turn: oldest first */
 };
 
 /* One request, and what came back. */
@@ -126,6 +140,10 @@ pgp_s3_open(const struct pgp_s3_config *cfg)
 		s3->cfg.stall_timeout = 60;
 	if (s3->cfg.part_size < MIN_PART)
 		s3->cfg.part_size = 8u * 1024 * 1024;
+	if (s3->cfg.parts_in_flight < 1)
+		s3->cfg.parts_in_flight = DEFAULT_IN_FLIGHT;
+	if (s3->cfg.parts_in_flight > MAX_IN_FLIGHT)
+		s3->cfg.parts_in_flight = MAX_IN_FLIGHT;
 	if (s3->cfg.deadline < 1)
 		s3->cfg.deadline = 21600;
 	clock_gettime(CLOCK_MONOTONIC, &s3->deadline);
@@ -490,6 +508,7 @@ pgp_s3_upload_begin(struct pgp_s3 *s3, const char *key)
 	up->s3 = s3;
 	up->key = strdup(key);
 	up->part_size = up->buf_size = s3->cfg.part_size;
+	up->nslots = s3->cfg.parts_in_flight;
 	up->buf = malloc(up->part_size);
 	if (!up->key || !up->buf) {
 		free(up->key);
@@ -533,9 +552,9 @@ upload_query(const struct pgp_s3_upload *up, int part)
 	return q;
 }
 
-/* Send one part on handle c; its ETag goes to up->etags[number - 1]. */
+/* Send one part on handle c; its ETag (malloc'd) into *etag. */
 static int
-put_part(struct pgp_s3_upload *up, CURL *c, int number, const unsigned char *data, size_t len)
+put_part(struct pgp_s3_upload *up, CURL *c, int number, const unsigned char *data, size_t len, char **etag)
 {
 	char *query = upload_query(up, number);
 	struct request r = {.method = "PUT", .key = up->key, .body = data, .body_len = len};
@@ -548,7 +567,7 @@ put_part(struct pgp_s3_upload *up, CURL *c, int number, const unsigned char *dat
 	if (rc == 0 && !*r.etag)
 		rc = pgp_fail("S3 PUT part %d of s3://%s/%s: no ETag in the answer", number,
 			      up->s3->bucket, up->key);
-	if (rc == 0 && !(up->etags[number - 1] = strdup(r.etag)))
+	if (rc == 0 && !(*etag = strdup(r.etag)))
 		rc = pgp_fail("out of memory");
 	request_done(&r);
 	free(query);
@@ -558,35 +577,52 @@ put_part(struct pgp_s3_upload *up, CURL *c, int number, const unsigned char *dat
 static void *
 part_thread(void *arg)
 {
-	struct pgp_s3_upload *up = arg;
+	struct part_slot *sl = arg;
 
-	up->thread_rc = put_part(up, up->part_curl, up->sending_number, up->sending, up->sending_len);
+	sl->rc = put_part(sl->up, sl->curl, sl->number, sl->buf, sl->len, &sl->etag);
 	return NULL;
 }
 
-/* Wait for the part in flight; its buffer becomes the spare. */
+/* Wait for the slot's part, if one is in flight; its ETag into up->etags. */
 static int
-wait_part(struct pgp_s3_upload *up)
+slot_wait(struct pgp_s3_upload *up, struct part_slot *sl)
 {
-	if (!up->in_flight)
+	if (!sl->busy)
 		return 0;
-	pthread_join(up->thread, NULL);
-	up->in_flight = 0;
-	free(up->spare);
-	up->spare = up->sending;
-	up->spare_size = up->sending_size;
-	up->sending = NULL;
-	up->sending_size = 0;
-	return up->thread_rc;
+	pthread_join(sl->thread, NULL);
+	sl->busy = 0;
+	if (sl->rc == 0) {
+		up->etags[sl->number - 1] = sl->etag;
+		sl->etag = NULL;
+	}
+	return sl->rc;
 }
 
-/* Hand the filled buffer to a sending thread; fill the spare meanwhile. */
+/* Wait for every part in flight, oldest first: 0, or -1 when one failed. */
+static int
+wait_parts(struct pgp_s3_upload *up)
+{
+	int rc = 0;
+
+	for (int i = 0; i < up->nslots; i++)
+		if (slot_wait(up, &up->slot[(up->next_slot + i) % up->nslots]) < 0)
+			rc = -1;
+	return rc;
+}
+
+/*
+ * Hand the filled buffer to the next slot's thread (once that slot's last
+ * part is done) and fill that slot's old buffer meanwhile.
+ */
 static int
 send_part(struct pgp_s3_upload *up)
 {
+	struct part_slot *sl = &up->slot[up->next_slot];
+	unsigned char *free_buf;
+	size_t free_size;
 	char **etags;
 
-	if (wait_part(up) < 0)
+	if (slot_wait(up, sl) < 0)
 		return -1;
 	if (!up->upload_id && start_multipart(up) < 0)
 		return -1;
@@ -595,36 +631,37 @@ send_part(struct pgp_s3_upload *up)
 		return pgp_fail("out of memory");
 	up->etags = etags;
 	up->etags[up->parts] = NULL;
-	if (!up->part_curl && !(up->part_curl = curl_easy_init()))
+	if (!sl->curl && !(sl->curl = curl_easy_init()))
 		return pgp_fail("cannot initialise libcurl");
 	/* 10,000 parts at most: grow the parts of very large streams. */
 	if ((up->parts + 1) % 1000 == 0 && up->part_size < 512u * 1024 * 1024)
 		up->part_size *= 2;
-	if (up->spare_size < up->part_size) {
-		free(up->spare);
-		up->spare = malloc(up->part_size);
-		up->spare_size = up->spare ? up->part_size : 0;
-		if (!up->spare)
+	free_buf = sl->buf;
+	free_size = sl->size;
+	if (free_size < up->part_size) {
+		free(free_buf);
+		free_buf = malloc(up->part_size);
+		free_size = up->part_size;
+		sl->buf = NULL;
+		sl->size = 0;
+		if (!free_buf)
 			return pgp_fail("out of memory for an S3 part buffer");
 	}
-	up->sending = up->buf;
-	up->sending_size = up->buf_size;
-	up->sending_len = up->used;
-	up->sending_number = ++up->parts;
-	up->buf = up->spare;
-	up->buf_size = up->spare_size;
-	up->spare = NULL;
-	up->spare_size = 0;
+	sl->up = up;
+	sl->buf = up->buf;
+	sl->size = up->buf_size;
+	sl->len = up->used;
+	sl->number = ++up->parts;
+	up->buf = free_buf;
+	up->buf_size = free_size;
 	up->used = 0;
-	up->in_flight = 1;
-	if (pthread_create(&up->thread, NULL, part_thread, up) != 0) {
-		/* No thread to be had: send it here, and take the buffer back. */
-		up->in_flight = 0;
-		up->thread_rc = put_part(up, up->part_curl, up->sending_number, up->sending, up->sending_len);
-		up->spare = up->sending;
-		up->spare_size = up->sending_size;
-		up->sending = NULL;
-		return up->thread_rc;
+	up->next_slot = (up->next_slot + 1) % up->nslots;
+	sl->busy = 1;
+	if (pthread_create(&sl->thread, NULL, part_thread, sl) != 0) {
+		/* No thread to be had: send it here. */
+		sl->busy = 0;
+		sl->rc = put_part(up, sl->curl, sl->number, sl->buf, sl->len, &up->etags[sl->number - 1]);
+		return sl->rc;
 	}
 	return 0;
 }
@@ -656,17 +693,19 @@ pgp_s3_upload_write(struct pgp_s3_upload *up, const void *data, size_t len)
 static void
 upload_free(struct pgp_s3_upload *up)
 {
-	if (up->in_flight)
-		wait_part(up);
+	wait_parts(up);
 	for (int i = 0; i < up->parts; i++)
 		free(up->etags[i]);
+	for (int i = 0; i < up->nslots; i++) {
+		free(up->slot[i].buf);
+		free(up->slot[i].etag);
+		if (up->slot[i].curl)
+			curl_easy_cleanup(up->slot[i].curl);
+	}
 	free(up->etags);
 	free(up->upload_id);
 	free(up->buf);
-	free(up->spare);
 	free(up->key);
-	if (up->part_curl)
-		curl_easy_cleanup(up->part_curl);
 	free(up);
 }
 
@@ -675,7 +714,7 @@ pgp_s3_upload_abort(struct pgp_s3_upload *up)
 {
 	if (!up)
 		return;
-	wait_part(up);
+	wait_parts(up);
 	if (up->upload_id) {
 		char *query = upload_query(up, 0);
 		struct request r = {.method = "DELETE", .key = up->key, .query = query};
@@ -705,7 +744,7 @@ pgp_s3_upload_finish(struct pgp_s3_upload *up)
 	FILE *f;
 	int rc;
 
-	if (up->failed || wait_part(up) < 0) {
+	if (up->failed || wait_parts(up) < 0) {
 		pgp_s3_upload_abort(up);
 		return -1;
 	}
@@ -715,7 +754,11 @@ pgp_s3_upload_finish(struct pgp_s3_upload *up)
 		upload_free(up);
 		return rc;
 	}
-	if (up->used > 0 && (send_part(up) < 0 || wait_part(up) < 0)) {
+	if (up->used > 0 && send_part(up) < 0) {
+		pgp_s3_upload_abort(up);
+		return -1;
+	}
+	if (wait_parts(up) < 0) {
 		pgp_s3_upload_abort(up);
 		return -1;
 	}

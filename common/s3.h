@@ -26,6 +26,7 @@ struct pgp_s3_config {
 	long connect_timeout;		/* seconds */
 	long stall_timeout;		/* seconds without a byte moving */
 	size_t part_size;		/* multipart part size, >= 5 MiB */
+	int parts_in_flight;		/* parts uploading at once (0: 2; at most 8) */
 	long deadline;			/* seconds from open for all requests (900) */
 };
 

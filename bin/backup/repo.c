@@ -84,6 +84,8 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 			cfg.attempts = (int) v;
 		if (pgp_conf_get_int(conf, "backup.s3_part_size_mb", &v) == 1)
 			cfg.part_size = (size_t) v * 1024 * 1024;
+		if (pgp_conf_get_int(conf, "backup.s3_parts_in_flight", &v) == 1)
+			cfg.parts_in_flight = (int) v;
 		if (pgp_conf_get_int(conf, "backup.s3_timeout", &v) == 1)
 			cfg.deadline = (long) v;
 		r->s3 = pgp_s3_open(&cfg);

@@ -1,78 +1,167 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): on pgbench scale S (100: about 1.5 GB), side by side
-# and interleaved, REPS rounds:
-#   A  pgp-backup backup to S3 (s3rver behind the strict SigV4 front), zstd
-#   G  the same with --compression gzip (level 1), the compression before zstd
-#   L  pgp-backup backup to a local directory (zstd)
-#   B  pg_dump -Fc into a local file
-#   C  pg_dump | gzip -6 | aws s3 cp -   (the usual script, same endpoint)
-#   R1 pgp-backup restore (streamed from S3)   R2 pg_restore from B's file
-# Wall times, ratios, and the peak RSS of the pgp-backup process itself
-# (sampled VmHWM).  Run as root:  tests/bench/backup.sh [SCALE] [REPS]
+# Benchmark (not a test) of pgp-backup, issue 12's shape.  Two data sets in
+# one throwaway cluster:
+#   pgbench  pgbench -i -s SCALE (100: about 1.5 GB), database shop
+#   real     a table that compresses like real data (the research note's):
+#            ROWS rows (3.6 M: about 0.5 GB with its primary key) of two md5
+#            texts, two bigints and a timestamptz, from generate_series
+#            (deterministic), database real
+# On each, side by side and interleaved, REPS rounds of:
+#   A   pgp-backup backup to S3 (s3rver behind the strict SigV4 front), zstd
+#   E   the same with --encrypt-to (age), when this pgp-backup has it
+#   L   pgp-backup backup to a local directory (zstd)
+#   B   pg_dump -Fc into a local file
+#   C   pg_dump | gzip -6 | aws s3 cp -   (the usual script, same endpoint)
+#   R1  pgp-backup restore, streamed from S3     R1E  the same of E (--identity)
+#   R2  createdb, then pg_restore from B's file
+# With --compare DIR, also A0: A by DIR/pgp-backup (another build, e.g.
+# before a change).  With --delay MS, also AD (and A0D): A through
+# tests/bench/delay-proxy.py, MS more each way, as a remote endpoint is.
+# Wall times (medians) and ratios (the median of the rounds' own ratios,
+# and their range: a shared machine's load moves whole rounds); bytes
+# stored against pg_dump -Fc's; pgp-backup's peak RSS (VmHWM); the
+# user+sys CPU of each process kind during each case (cpusplit.py:
+# postgres backends, pg_dump, pg_restore, pgp-backup, s3rver, the strict
+# proxy, gzip, aws) and the busiest one (tests/bench/backup-summary.py).
+# A CHECKPOINT (untimed) before each case keeps one case's writes out of
+# the next.  Run as root from the top of the tree:
+#   tests/bench/backup.sh [--data pgbench|real|both] [--real-rows N]
+#       [--compare DIR] [--delay MS] [SCALE [REPS]]
+#   (defaults: both, 3600000, 100, 2; PGP_BIN=DIR: the programs; a quick
+#   try: --real-rows 400000 10 1)
 set -u
+data=both real_rows=3600000 compare= delay=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--data) data=$2; shift 2 ;;
+	--real-rows) real_rows=$2; shift 2 ;;
+	--compare) compare=$(cd "$2" && pwd)/pgp-backup; shift 2 ;;
+	--delay) delay=$2; shift 2 ;;
+	-*) sed -n 's/^#   tests/tests/p' "$0" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+case $data in pgbench|real|both) ;; *) echo "--data: pgbench, real or both" >&2; exit 2 ;; esac
 scale=${1:-100} reps=${2:-2}
-export PGP_BIN=$PWD/bin
-. "$(dirname "$0")/../integration/lib.sh" >/dev/null
+export PGP_BIN=${PGP_BIN:-$PWD/bin}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../integration/lib.sh" >/dev/null
 s3_start
-backup_fixture "$scale" >/dev/null
+# The pgbench tables are the cluster's fixture: scale 1 when only real runs.
+backup_fixture "$([ "$data" = real ] && echo 1 || echo "$scale")" >/dev/null
 work=$(mktemp -d /var/tmp/pgpbb.XXXXXX)
 at_exit "rm -rf '$work'"
-now() { date +%s.%N; }
-peak_rss() {	# run "$@" and print its peak RSS in kB on fd 3
-	"$@" &
-	local pid=$! hwm=0 v
-	while kill -0 "$pid" 2>/dev/null; do
-		v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
-		[ -n "$v" ] && [ "$v" -gt "$hwm" ] && hwm=$v
-		sleep 0.2
-	done
-	wait "$pid"; local rc=$?
-	echo "$hwm" >&3
-	return $rc
+sets=$([ "$data" = both ] && echo "pgbench real" || echo "$data")
+
+real_fixture() {
+	pgp-create -q -c /dev/null --local "$BDIR" --database real >/dev/null ||
+		{ echo "Bail out! pgp-create --database real failed"; exit 1; }
+	psql -X -q -v ON_ERROR_STOP=1 service=real-migrator >/dev/null <<SQL || { echo "Bail out! real data failed"; exit 1; }
+CREATE TABLE events (id bigint PRIMARY KEY, account bigint NOT NULL, at timestamptz NOT NULL,
+	a text NOT NULL, b text NOT NULL);
+INSERT INTO events SELECT g, (g * 7919) % 100003, timestamptz '2024-01-01 00:00:00+00' + g * interval '7 s',
+	md5(g::text), md5((g # 12345)::text) FROM generate_series(1::bigint, $real_rows) g;
+VACUUM ANALYZE events;
+SQL
+	# pgp-create keeps pg_hba to one database: shop's again, and real's beside it.
+	pgp-create -q -c /dev/null --local "$BDIR" --database shop >/dev/null ||
+		{ echo "Bail out! pgp-create --database shop failed"; exit 1; }
+	sed -i '/^local *all *all *reject/i hostssl "real" all 127.0.0.1/32 scram-sha-256' "$(admin -c 'SHOW hba_file')"
+	admin -c 'SELECT pg_reload_conf()' >/dev/null
 }
-conf=$work/s3.conf; printf 'backup = { keep_last = 1000; };\n' >"$conf"
-size=$(admin -d shop -c "SELECT pg_size_pretty(pg_database_size('shop'))" 2>/dev/null || psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop}" -c "SELECT pg_size_pretty(pg_database_size('shop'))")
-echo "pgbench scale $scale: database $size; $reps interleaved rounds"
-for r in $(seq "$reps"); do
-	t0=$(now)
-	peak_rss pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench" --s3-endpoint "$S3_ENDPOINT" \
-		--state-dir "$work/state" backup -d service=shop-backup 3>"$work/rss" || echo "A failed"
-	t1=$(now)
-	pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench-gzip" --s3-endpoint "$S3_ENDPOINT" \
-		--state-dir "$work/state" --compression gzip backup -d service=shop-backup || echo "G failed"
-	tg=$(now)
-	pg_dump -Fc -f "$work/local.dump" service=shop-backup --role=shop_owner || echo "B failed"
-	t2=$(now)
-	bytes_b=$(stat -c %s "$work/local.dump")
-	pgp-backup -q -c "$conf" --repo "$work/repo" --state-dir "$work/state" backup -d service=shop-backup || echo "L failed"
-	tl=$(now)
-	bytes_l=$(du -sb "$work/repo" | cut -f1)
-	rm -rf "$work/repo"
-	t2b=$(now)
-	( set -o pipefail; pg_dump -Fp service=shop-backup --role=shop_owner | gzip -6 |
-		aws_cli s3 cp - "s3://$S3_BUCKET/script/shop-$r.sql.gz" ) || echo "C failed"
-	t3=$(now)
-	t3=$(echo "$t3 - ($t2b - $t2)" | bc)
-	admin -c "DROP DATABASE IF EXISTS r1" -c "DROP DATABASE IF EXISTS r2" >/dev/null
-	peak_rss pgp-backup -q -c "$conf" --repo "s3://$S3_BUCKET/bench" --s3-endpoint "$S3_ENDPOINT" \
-		--state-dir "$work/state" restore latest -d "$ADMIN" --database r1 3>"$work/rss2" >/dev/null || echo "R1 failed"
-	t4=$(now)
-	admin -c "CREATE DATABASE r2" >/dev/null
-	pg_restore --exit-on-error -d "${ADMIN/dbname=postgres/dbname=r2}" "$work/local.dump" || echo "R2 failed"
-	t5=$(now)
-	printf 'round %d: A %.1fs (rss %s kB)  G %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs (rss %s kB)  R2 %.1fs  bytes L/B %.2f\n' "$r" \
-		"$(echo "$t1-$t0" | bc)" "$(cat "$work/rss")" "$(echo "$tg-$t1" | bc)" "$(echo "$t2-$tg" | bc)" "$(echo "$tl-$t2" | bc)" \
-		"$(echo "$t3-$t2" | bc)" "$(echo "$t4-$t3" | bc)" "$(cat "$work/rss2")" "$(echo "$t5-$t4" | bc)" \
-		"$(echo "$bytes_l / $bytes_b" | bc -l)" | tee -a "$work/rounds"
+case $sets in *real*) real_fixture ;; esac
+admin -c CHECKPOINT >/dev/null
+
+# The encrypted case, once pgp-backup has it.
+recipient=
+if pgp-backup --help 2>&1 | grep -q -- --encrypt-to; then
+	age-keygen -o "$work/identity.txt" 2>/dev/null && chmod 600 "$work/identity.txt"
+	recipient=$(sed -n 's/^# public key: //p' "$work/identity.txt")
+fi
+
+# A remote endpoint: the strict front behind a delay each way.
+if [ -n "$delay" ]; then
+	delay_port=$(free_port)
+	python3 "$here/delay-proxy.py" "${S3_ENDPOINT##*:}" "$delay" "$delay_port" 1 >"$work/delay.log" 2>&1 &
+	at_exit "kill $!"
+	for i in $(seq 50); do grep -q ready "$work/delay.log" && break; sleep 0.1; done
+fi
+
+postmaster=$(head -1 "$(admin -c 'SHOW data_directory')/postmaster.pid")
+conf=$work/s3.conf
+printf 'backup = { keep_last = 1000; };\n' >"$conf"
+s3=(-c "$conf" --s3-endpoint "$S3_ENDPOINT" --state-dir "$work/state")
+s3d=(-c "$conf" --s3-endpoint "http://127.0.0.1:${delay_port:-}" --state-dir "$work/state")
+
+# measure SET CASE ROUND CMD...: CMD under cpusplit.py; its line, with the
+# bytes CMD stored when it prints "backup ... N bytes", into $work/results.
+measure() {
+	local set=$1 case=$2 round=$3 bytes
+	shift 3
+	admin -c CHECKPOINT >/dev/null
+	sync
+	rm -f "$work/split"
+	python3 "$here/cpusplit.py" --watch postgres="$postmaster" --watch s3rver="$S3RVER_PID" \
+		--watch proxy="$S3PROXY_PID" --out "$work/split" --keep-output -- "$@" >"$work/out" ||
+		echo "$set $case round $round failed" >&2
+	bytes=$(sed -n 's/^backup [^ ]* of [^ ]*: \([0-9]*\) bytes.*/\1/p' "$work/out")
+	echo "$set $case $round bytes=${bytes:-0} $(cat "$work/split" 2>/dev/null)" >>"$work/results"
+}
+# bytes SET CASE ROUND N: set the bytes of a case measured without them.
+set_bytes() {
+	sed -i "s/^$1 $2 $3 bytes=0 /$1 $2 $3 bytes=$4 /" "$work/results"
+}
+
+script_upload() {	# the usual script: pg_dump | gzip -6 | aws s3 cp -
+	set -o pipefail
+	pg_dump -Fp "service=$1" "--role=$2" | gzip -6 | aws_cli s3 cp - "$3"
+}
+export -f script_upload aws_cli
+
+echo "pgp-backup: $(command -v pgp-backup); data sets: $sets; pgbench scale $scale; $reps interleaved rounds"
+for set in $sets; do
+	case $set in pgbench) db=shop ;; real) db=real ;; esac
+	echo "$set: database $db, $(admin -c "SELECT pg_size_pretty(pg_database_size('$db'))")"
 done
-awk '{ for (i = 3; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { sub(/s$/, "", $i); v[$(i-1)] += $i; n[$(i-1)]++ } }
-END {
-	a = v["A"]/n["A"]; g = v["G"]/n["G"]; b = v["B"]/n["B"]; l = v["L"]/n["L"]; c = v["C"]/n["C"]
-	r1 = v["R1"]/n["R1"]; r2 = v["R2"]/n["R2"]
-	printf "\nmeans: A %.1fs  G %.1fs  B %.1fs  L %.1fs  C %.1fs  R1 %.1fs  R2 %.1fs\n", a, g, b, l, c, r1, r2
-	printf "pgp-backup to S3, zstd / gzip:                  %.2f\n", a / g
-	printf "pgp-backup to a local directory / pg_dump -Fc to a local file: %.2f\n", l / b
-	printf "pgp-backup to S3 / pg_dump -Fc to a local file: %.2f (want <= 1)\n", a / b
-	printf "pg_dump|gzip -6|aws s3 cp / pgp-backup to S3:   %.2f (want >= 1.5)\n", c / a
-	printf "streamed restore / pg_restore from a local file: %.2f (want <= 1.2)\n", r1 / r2
-}' "$work/rounds"
+[ -n "$recipient" ] || echo "pgp-backup has no --encrypt-to: no E or R1E"
+for r in $(seq "$reps"); do
+	for set in $sets; do
+		case $set in pgbench) db=shop ;; real) db=real ;; esac
+		svc=$db-backup role=${db}_owner
+		measure "$set" A "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" backup -d "service=$svc"
+		[ -z "$compare" ] || measure "$set" A0 "$r" "$compare" "${s3[@]}" --repo "s3://$S3_BUCKET/$set-0" \
+			backup -d "service=$svc"
+		if [ -n "$delay" ]; then
+			measure "$set" AD "$r" pgp-backup "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-d" backup -d "service=$svc"
+			[ -z "$compare" ] || measure "$set" A0D "$r" "$compare" "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-0d" \
+				backup -d "service=$svc"
+		fi
+		measure "$set" B "$r" pg_dump -Fc -f "$work/$set.dump" "service=$svc" "--role=$role"
+		set_bytes "$set" B "$r" "$(stat -c %s "$work/$set.dump")"
+		if [ -n "$recipient" ]; then
+			measure "$set" E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" backup \
+				--encrypt-to "$recipient" -d "service=$svc"
+		fi
+		measure "$set" L "$r" pgp-backup -c "$conf" --state-dir "$work/state" --repo "$work/repo" backup -d "service=$svc"
+		rm -rf "$work/repo"
+		measure "$set" C "$r" bash -c 'script_upload "$@"' script "$svc" "$role" "s3://$S3_BUCKET/script/$set-$r.sql.gz"
+		set_bytes "$set" C "$r" "$(aws_cli s3 ls "s3://$S3_BUCKET/script/$set-$r.sql.gz" | awk '{ print $3 }')"
+		aws_cli s3 rm "s3://$S3_BUCKET/script/$set-$r.sql.gz" >/dev/null
+
+		admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
+		measure "$set" R1 "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" restore latest --from "$db" \
+			-d "$ADMIN" --database r1
+		admin -c "DROP DATABASE r1" >/dev/null
+		# createdb, then pg_restore: what R1 does too, bar its checks.
+		measure "$set" R2 "$r" bash -c 'psql -X -q -c "CREATE DATABASE r2" "$1" && pg_restore --exit-on-error -d "$2" "$3"' \
+			restore "$ADMIN" "${ADMIN/dbname=postgres/dbname=r2}" "$work/$set.dump"
+		admin -c "DROP DATABASE r2" >/dev/null
+		if [ -n "$recipient" ]; then
+			measure "$set" R1E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" restore latest \
+				--from "$db" --identity "$work/identity.txt" -d "$ADMIN" --database r1
+			admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
+		fi
+		grep "^$set [A-Z0-9]* $r " "$work/results"
+	done
+done
+python3 "$here/backup-summary.py" "$work/results"
