@@ -440,7 +440,9 @@ configure(struct opts *o, const struct pgp_conf *conf, struct backup_ctx *ctx)
 			}
 		PQconninfoFree(opts);
 	}
-	ctx->repo = repo_open(repo, conf, endpoint, region);
+	/* The server waits on wal-push and wal-fetch: their deadline is short. */
+	ctx->repo = repo_open(repo, conf, endpoint, region,
+			      !strncmp(o->subcommand, "wal-", 4) ? "backup.wal_timeout" : "backup.s3_timeout");
 	return ctx->repo ? 0 : -1;
 }
 

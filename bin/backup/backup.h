@@ -36,8 +36,10 @@ struct repo_entry {
 };
 
 /* repo.c */
+/* timeout_key: the key of the run's S3 deadline ("backup.s3_timeout";
+ * "backup.wal_timeout" for wal-push and wal-fetch, which the server waits on). */
 struct repo *repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint,
-		       const char *region);
+		       const char *region, const char *timeout_key);
 void repo_close(struct repo *r);
 const char *repo_url(const struct repo *r);
 /* Cleanup after a failure: S3 requests get a few seconds past the run's deadline. */

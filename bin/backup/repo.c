@@ -53,7 +53,8 @@ secret_from_file(const struct pgp_conf *conf, const char *key)
 }
 
 struct repo *
-repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, const char *region)
+repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, const char *region,
+	  const char *timeout_key)
 {
 	struct repo *r = calloc(1, sizeof(*r));
 
@@ -86,7 +87,7 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 			cfg.part_size = (size_t) v * 1024 * 1024;
 		if (pgp_conf_get_int(conf, "backup.s3_parts_in_flight", &v) == 1)
 			cfg.parts_in_flight = (int) v;
-		if (pgp_conf_get_int(conf, "backup.s3_timeout", &v) == 1)
+		if (pgp_conf_get_int(conf, timeout_key, &v) == 1)
 			cfg.deadline = (long) v;
 		r->s3 = pgp_s3_open(&cfg);
 		free(bucket);

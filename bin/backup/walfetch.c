@@ -252,7 +252,7 @@ repo_again(const struct backup_ctx *ctx)
 		return ctx->repo;
 	pgp_conf_get_string(ctx->conf, "backup.s3_endpoint", &endpoint);
 	pgp_conf_get_string(ctx->conf, "backup.s3_region", &region);
-	return repo_open(repo_url(ctx->repo), ctx->conf, endpoint, region);
+	return repo_open(repo_url(ctx->repo), ctx->conf, endpoint, region, "backup.wal_timeout");
 }
 
 /* One segment into the spool, whole and verified: 0, 1 when the archive does not have it, or 5. */

@@ -48,7 +48,7 @@ main(int argc, char **argv)
 	pgp_conf_get_string(conf, "backup.cluster", &ctx.cluster_name);
 	pgp_conf_get_string(conf, "backup.identity_file", &ctx.identity_file);
 	ctx.conf = conf;
-	ctx.repo = repo_open(url, conf, endpoint, region);
+	ctx.repo = repo_open(url, conf, endpoint, region, "backup.s3_timeout");
 	if (!ctx.repo)
 		return 2;
 	rc = cluster_find(&ctx, &c);
