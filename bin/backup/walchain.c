@@ -184,7 +184,7 @@ history_read(struct backup_ctx *ctx, const struct wal_copy *h, struct walname_hi
 	const char *base = strrchr(h->name, '/');
 	int rc;
 
-	snprintf(label, sizeof(label), "WAL history file %.14s", base ? base + 1 : h->name);
+	snprintf(label, sizeof(label), "WAL history file %.16s", base ? base + 1 : h->name);
 	if (h->encrypted && keys_identities(ctx) < 0)
 		return -1;
 	rc = stream_read(ctx, h->name, label, &x, collect, &b, 0, &res);
@@ -237,7 +237,8 @@ chain_legs(struct backup_ctx *ctx, const struct cluster *c, const struct wal_ind
 		}
 		for (k = 0; k < nh && h[k].tli != tli; k++)
 			;
-		if (k < nh) {
+		/* A branch that left tli before the chain's start is not this chain's. */
+		if (k < nh && walname_segno(h[k].switchpoint, c->segsize) >= startseg) {
 			free(best);
 			best = h;
 			nbest = nh;

@@ -255,10 +255,9 @@ walname_history_parse(const char *text, size_t len, struct walname_history_entry
 			why = "timeline IDs must be in increasing sequence";
 			goto fail;
 		}
-		if (count && e.switchpoint < list[count - 1].switchpoint) {
-			why = "switch points must not decrease";
-			goto fail;
-		}
+		/* Switch points may decrease: a recovery that stopped on an ancestor before a
+		 * later branch's switch writes that branch's history, then its own earlier point
+		 * (the server's readTimeLineHistory does not check them either). */
 		if (count == cap) {
 			struct walname_history_entry *nlist;
 

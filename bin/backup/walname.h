@@ -64,8 +64,8 @@ struct walname_history_entry {
 /*
  * A TTTTTTTT.history file's text (len bytes, no NUL needed): lines
  * "tli<TAB>X/Y<TAB>reason", blank lines and "#" comments skipped, as the
- * server's readTimeLineHistory reads them; timelines must increase and so
- * must switch points.  *out is malloc'd (NULL when there are no entries).
+ * server's readTimeLineHistory reads them; timelines must increase (switch
+ * points need not: see walname.c).  *out is malloc'd (NULL when there are no entries).
  * 0, or -1 with "line N: reason" in err.
  */
 int walname_history_parse(const char *text, size_t len, struct walname_history_entry **out,

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# pgp-create --archive REPO makes a local cluster that archives its WAL
+# with pgp-backup wal-push (wal_level, archive_mode, archive_command with
+# absolute paths, a state directory; the backup role gets REPLICATION and
+# a hostssl replication line); a base backup through that role over TLS;
+# and pgp-alert's backup and archiver checks read the cluster's state
+# file (the last base backup's age, the WAL stored, the oldest point a
+# restore reaches).
+. "$(dirname "$0")/lib.sh"
+need "$PG_BINDIR/initdb" "PostgreSQL 15 server binaries"
+dir=$(mktemp -d /tmp/pgpr.XXXXXX)
+repo=$dir-repo
+port=$(free_port)
+at_exit "pgp-create -c /dev/null --local '$dir' --stop; rm -rf '$dir' '$repo'"
+run pgp-create -q -c /dev/null --local "$dir" --database shop --port "$port" --archive "$repo"
+is "$RC" 0 "pgp-create --local --archive"
+[ "$RC" = 0 ] || diag "$ERR"
+export PGSERVICEFILE=$dir/pg_service.conf PGPASSFILE=$dir/pgpass
+admin() { psql -X -q -A -t -v ON_ERROR_STOP=1 "service=shop-admin" "$@"; }
+is "$(admin -c "SHOW archive_mode")" on "archive_mode is on"
+is "$(admin -c "SHOW wal_level")" replica "wal_level is replica"
+like "$(admin -c "SHOW archive_command")" "^'[^']*/pgp-backup' -c /dev/null --repo '$repo' --state-dir '$dir/state' wal-push %p\$" \
+	"archive_command: pgp-backup wal-push with absolute paths"
+is "$(admin -c "SELECT rolreplication FROM pg_roles WHERE rolname = 'shop_backup'")" t "the backup role has REPLICATION"
+like "$(cat "$dir/data/pg_hba.conf")" "hostssl +replication +\"shop_backup\" +127.0.0.1/32 +scram-sha-256" \
+	"and a hostssl replication line"
+is "$(stat -c %U "$dir/state")" postgres "the state directory belongs to the server's user"
+
+admin -c "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g" -c "SELECT pg_switch_wal()" >/dev/null
+for i in $(seq 100); do
+	[ "$(admin -c "SELECT archived_count > 0 FROM pg_stat_archiver")" = t ] && break
+	sleep 0.1
+done
+is "$(admin -c "SELECT archived_count > 0 AND failed_count = 0 FROM pg_stat_archiver")" t \
+	"the server archives through wal-push, without a failure"
+state=$(ls "$dir/state"/cluster-*.json 2>/dev/null | head -n 1)
+ok "wal-push wrote the cluster's state file" -- test -s "$state"
+like "$(json_get "$(cat "$state")" 'd["last_archived_wal"]')" '^0{7}1' "with the last WAL archived"
+rerun=$(pgp-create -c /dev/null --local "$dir" --database shop --archive "$repo" 2>&1)
+unlike "$rerun" "restarting" "a second run with the same --archive restarts nothing"
+run pgp-create -c /dev/null -d "service=shop-admin" --database shop --archive "$repo"
+is "$RC" 2 "--archive on an existing server: a usage error"
+like "$ERR" "ALTER SYSTEM SET archive_command" "showing the line to set by hand"
+
+# pgp-alert: archived WAL but no base backup is nothing to restore from.
+alert() { pgp-alert -c /dev/null -d service=shop-monitor --state-dir "$dir/alert" "$@"; }
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup
+is "$RC" 2 "pgp-alert: WAL archived but no base backup is CRITICAL"
+like "$OUT" "cluster [0-9]+.*base backup - at never" "naming the cluster"
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check archiver --format json
+is "$RC" 0 "the archiver check is OK"
+like "$(json_get "$OUT" '[c for c in d["targets"][0]["checks"] if c["name"] == "archiver"][0]["text"]')" \
+	"stored up to 0{7}1" "and says what the repository holds"
+
+# A base backup as the backup role over TLS (the service's replication line).
+run pgp-backup -c /dev/null --repo "$repo" --state-dir "$dir/state" backup --physical -d service=shop-backup
+is "$RC" 0 "backup --physical as shop_backup through its service"
+[ "$RC" = 0 ] || diag "$ERR"
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup
+is "$RC" 0 "pgp-alert: a fresh base backup is OK"
+like "$OUT" "'backup:cluster [0-9]+'=[0-9]+s;93600;180000;0" "its age as perfdata"
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup --format json
+like "$(json_get "$OUT" '[c for c in d["targets"][0]["checks"] if c["name"] == "backup"][0]["items"][0]["detail"]')" \
+	"recoverable from" "the oldest recoverable point is in the detail"
+done_testing
