@@ -62,4 +62,35 @@ like "$OUT" "'backup:cluster [0-9]+'=[0-9]+s;93600;180000;0" "its age as perfdat
 PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup --format json
 like "$(json_get "$OUT" '[c for c in d["targets"][0]["checks"] if c["name"] == "backup"][0]["items"][0]["detail"]')" \
 	"recoverable from" "the oldest recoverable point is in the detail"
+
+# By hand, as pgp-backup(1) shows it, without pgp: zstd, tar and a shell restore_command.
+admin -c "INSERT INTO t SELECT g FROM generate_series(1001, 1500) g" -c "SELECT pg_switch_wal()" >/dev/null
+for i in $(seq 100); do
+	[ "$(admin -c "SELECT last_archived_wal = pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver")" = t ] && break
+	sleep 0.1
+done
+B=$(ls -d "$repo"/clusters/*/base/* | tail -n 1)
+W=$(ls -d "$repo"/clusters/*/wal)
+hand=$dir/hand
+hport=$(free_port)
+install -d -o postgres -m 700 "$hand"
+(cd "$hand" && zstd -dc "$B/base.tar.zst" | tar -x)
+cat >>"$hand/postgresql.auto.conf" <<EOF
+restore_command = 'f=\$(ls $W/*/%f-* 2>/dev/null | head -1); [ -n "\$f" ] && zstd -dc "\$f" >%p'
+recovery_target_action = promote
+port = $hport
+archive_mode = off
+EOF
+touch "$hand/recovery.signal"
+chown -R postgres: "$hand"
+run as_pg "$PG_BINDIR/pg_ctl" -D "$hand" -l "$hand/recovery.log" -w -t 60 start
+is "$RC" 0 "the man page's by-hand restore starts"
+[ "$RC" = 0 ] || diag "$ERR $(tail -5 "$hand/recovery.log")"
+at_exit "runuser -u postgres -- '$PG_BINDIR/pg_ctl' -D '$hand' -m immediate stop >/dev/null 2>&1"
+for i in $(seq 100); do
+	[ "$(psql -X -A -t "host=$dir/run port=$hport user=postgres dbname=shop" -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
+	sleep 0.2
+done
+is "$(psql -X -A -t "host=$dir/run port=$hport user=postgres dbname=shop" -c "SELECT count(*) FROM t" 2>&1)" 1500 \
+	"it replays the archived WAL to its end: every row, the ones after the base backup too"
 done_testing
