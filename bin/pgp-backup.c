@@ -25,7 +25,7 @@ enum {
 	OPT_KEEP_DAILY, OPT_KEEP_WEEKLY, OPT_KEEP_MONTHLY, OPT_MAX_AGE, OPT_NO_PRUNE, OPT_FROM, OPT_IN_PLACE,
 	OPT_KEEP_OLD, OPT_TERMINATE, OPT_ENCRYPT_TO, OPT_IDENTITY, OPT_PHYSICAL, OPT_CLUSTER, OPT_DATA_DIR,
 	OPT_TARGET_TIME, OPT_TARGET_LSN, OPT_TARGET_XID, OPT_TARGET, OPT_START, OPT_STANDBY, OPT_PRIMARY,
-	OPT_TABLESPACE_MAP
+	OPT_TABLESPACE_MAP, OPT_NO_ARCHIVE
 };
 
 #define MAX_ENCRYPT_TO 64
@@ -41,7 +41,7 @@ struct opts {
 	int nencrypt_to;
 	const char *arg2;			/* wal-fetch's second argument */
 	/* physical */
-	int physical, start, standby, ntargets, nmaps;
+	int physical, start, standby, ntargets, nmaps, no_archive;
 	const char *cluster, *data_dir, *target_kind, *target_value, *primary, *maps[64];
 	int jobs, clean, no_owner, restore_test, dry_run, no_prune;
 	int in_place, keep_old, terminate;
@@ -128,6 +128,8 @@ help(FILE *out)
 		"      --standby            restore --physical: a streaming standby of --primary\n"
 		"      --primary=CONNINFO   the standby's primary (no password: a pgpass file)\n"
 		"      --tablespace-map=OID=DIR  restore --physical: put tablespace OID in DIR\n"
+		"      --no-archive         restore --physical: the copy does not archive its WAL\n"
+		"                           (a test restore; default: into the same repository)\n"
 		"  -q, --quiet              print errors only\n"
 		"  -v, --verbose            print debugging messages\n"
 		"      --help               show this help, then exit\n"
@@ -179,6 +181,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		{"standby", no_argument, NULL, OPT_STANDBY},
 		{"primary", required_argument, NULL, OPT_PRIMARY},
 		{"tablespace-map", required_argument, NULL, OPT_TABLESPACE_MAP},
+		{"no-archive", no_argument, NULL, OPT_NO_ARCHIVE},
 		{NULL, 0, NULL, 0}
 	};
 	int opt, known = 0, rc = PGP_OPT_GO;
@@ -230,6 +233,7 @@ parse_options(int argc, char **argv, struct opts *o)
 				rc = pgp_opt_fail(&o->common, "--recovery-target is \"%s\": immediate or latest", optarg);
 			break;
 		case OPT_START: o->start = 1; break;
+		case OPT_NO_ARCHIVE: o->no_archive = 1; break;
 		case OPT_STANDBY: o->standby = 1; break;
 		case OPT_PRIMARY: o->primary = optarg; break;
 		case OPT_TABLESPACE_MAP:
@@ -272,10 +276,10 @@ parse_options(int argc, char **argv, struct opts *o)
 	if (o->ntargets > 1)
 		return pgp_opt_fail(&o->common, "give one recovery target: --target-time, --target-lsn, --target-xid "
 				    "or --recovery-target");
-	if ((o->ntargets || o->data_dir || o->start || o->standby || o->nmaps) &&
+	if ((o->ntargets || o->data_dir || o->start || o->standby || o->nmaps || o->no_archive) &&
 	    (strcmp(o->subcommand, "restore") || !o->physical))
-		return pgp_opt_fail(&o->common, "--data-dir, the recovery targets, --start, --standby and "
-				    "--tablespace-map are for restore --physical");
+		return pgp_opt_fail(&o->common, "--data-dir, the recovery targets, --start, --standby, "
+				    "--tablespace-map and --no-archive are for restore --physical");
 	if (o->standby != !!o->primary)
 		return pgp_opt_fail(&o->common, "--standby and --primary go together");
 	if (optind < argc)
@@ -354,6 +358,7 @@ physical(const struct opts *o, const struct pgp_conf *conf, struct backup_ctx *c
 	ctx->target_value = o->target_value;
 	ctx->start_server = o->start;
 	ctx->standby = o->standby;
+	ctx->no_archive = o->no_archive;
 	ctx->primary_conninfo = o->primary;
 	for (int i = 0; i < o->nmaps; i++)
 		ctx->tablespace_maps[i] = o->maps[i];

@@ -459,7 +459,10 @@ cluster_items(const struct alert_run *run, struct check_result *r)
 		wal_time = jstr(o, "last_archived_time");
 		if (json_object_object_get_ex(o, "oldest_recoverable", &old) && jstr(old, "time"))
 			snprintf(oldest, sizeof(oldest), "; recoverable from %s", jstr(old, "time"));
-		if (result && strcmp(result, "ok") != 0)
+		if (!good && !result)
+			snprintf(detail, sizeof(detail), "WAL archived up to %s, but no base backup recorded",
+				 wal ? wal : "-");
+		else if (result && strcmp(result, "ok") != 0)
 			snprintf(detail, sizeof(detail), "the last base backup failed: %s",
 				 jstr(o, "last_base_backup_error") ? jstr(o, "last_base_backup_error") : "no reason recorded");
 		else

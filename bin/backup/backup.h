@@ -119,6 +119,7 @@ struct backup_ctx {
 	const char *target_value;	/* its value (time, lsn, xid), or NULL */
 	int start_server;		/* restore --physical --start: start it, wait for the end of recovery */
 	int standby;			/* restore --physical --standby */
+	int no_archive;			/* restore --physical --no-archive: archive_mode = off in the copy */
 	const char *primary_conninfo;	/* --primary CONNINFO (with --standby) */
 	const char *tablespace_maps[64];	/* --tablespace-map OID=DIR, NULL-terminated */
 };

@@ -338,7 +338,13 @@ cluster_state_update(struct backup_ctx *ctx, const struct cluster *c,
 	fd = state_lock(lock);
 	if (fd < 0)
 		return -1;
-	if (access(path, F_OK) == 0 && pgp_read_file(path, &old, &len) == 0) {
+	if (access(path, F_OK) == 0) {
+		if (pgp_read_file(path, &old, &len) < 0) {
+			/* Never start afresh over what another user's run recorded. */
+			close(fd);
+			pgp_hint("the state file belongs to another user? chown it to the user the archiver runs as");
+			return -1;
+		}
 		state = json_tokener_parse(old);
 		free(old);
 	}

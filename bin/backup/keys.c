@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup.h"
 #include "exitcodes.h"
@@ -73,6 +74,10 @@ keys_keygen(const struct pgp_common *common, const char *path)
 	struct pgp_age_recipient pub;
 	char key[PGP_AGE_RECIPIENT_SIZE];
 
+	if (access(path, F_OK) == 0) {
+		pgp_error("keygen: %s exists: a key is never written over", path);
+		return PGP_EXIT_USAGE;
+	}
 	if (pgp_age_keygen_file(path, &pub) < 0) {
 		pgp_error("keygen: %s", pgp_age_error());
 		return PGP_EXIT_FAILED;

@@ -411,7 +411,8 @@ physical_verify(struct backup_ctx *ctx, const char *id)
 		worst = restore_test(ctx, &c, &list[k]);
 	rc = worst;
 	if (rc == PGP_EXIT_OK)
-		printf("base backup %s: ok\n", list[k].id);
+		printf("base backup %s: ok%s\n", list[k].id,
+		       readable ? "" : " (stored objects and WAL names only: encrypted, give --identity to check the files)");
 out:
 	free(list);
 	close(lock);

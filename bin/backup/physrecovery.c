@@ -88,6 +88,10 @@ restore_command(const struct backup_ctx *ctx, const struct cluster *c)
 	sh_quote(f, repo_url(ctx->repo));
 	fputs(" --cluster ", f);
 	sh_quote(f, c->name);
+	if (realpath(ctx->state_dir, conf)) {
+		fputs(" --state-dir ", f);
+		sh_quote(f, conf);
+	}
 	if (ctx->identity_file && realpath(ctx->identity_file, ident)) {
 		fputs(" --identity ", f);
 		sh_quote(f, ident);
@@ -231,6 +235,9 @@ phys_write_recovery(struct backup_ctx *ctx, const struct cluster *c, const struc
 	}
 	if (!ctx->standby)
 		fputs("recovery_target_action = 'promote'\n", f);
+	/* A test restore must not push its own timeline into the production archive. */
+	if (ctx->no_archive)
+		fputs("archive_mode = off\n", f);
 	if (ctx->standby) {
 		char ci[2048];
 

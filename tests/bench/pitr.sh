@@ -8,6 +8,9 @@
 #   P   pg_basebackup -Ft -z -X none into a local directory (gzip)
 #   R   pgBackRest full backup, zst, to the same S3 front over TLS (only
 #       when pgbackrest is installed: Debian's 2.45 speaks only HTTPS to S3)
+# then restores of the last backups, unpack only (RS: pgp-backup restore
+# --physical from S3 with a recovery target; RB: pgBackRest restore from S3;
+# RP: tar -xzf of pg_basebackup's output).
 # A CHECKPOINT (untimed) before each case.  Wall times (medians), the
 # median of each round's own ratio L/P, S/P (R/P, S/R), pgp-backup's own
 # user+sys CPU, the bytes stored.  Run as root from the top of the tree:
@@ -113,6 +116,31 @@ for r in $(seq "$reps"); do
 	ls -d "$work/repo/clusters/bench/base"/* | head -n -1 | xargs -r rm -rf
 	sizes="L $(du -sb "$work/repo/clusters/bench/base" | cut -f1) P $(du -sb "$work/pgb" | cut -f1)"
 done
+# Restores of the last backups, unpack only (each leaves a data directory ready
+# to start in recovery, with its restore_command): pgp from S3 (RS), pgBackRest
+# from S3 (RB), tar -xzf of pg_basebackup's base.tar.gz (RP).
+rcases="RS RP"
+[ "$have_br" = 1 ] && rcases="RS RP RB"
+for r in $(seq "$reps"); do
+	for c in $rcases; do
+		rm -rf "$work/rd"
+		install -d -o postgres -m 700 "$work/rd"
+		case $c in
+		RS) out=$(case_run "$B" -c "$work/s3.conf" restore --physical latest --data-dir "$work/rd" \
+			--recovery-target immediate) ;;
+		RP) out=$(case_run tar -xzf "$work/pgb/base.tar.gz" -C "$work/rd") ;;
+		RB) out=$(case_run pgbackrest --config="$work/pgbackrest.conf" --stanza=bench --pg1-path="$work/rd" \
+			--type=immediate restore) ;;
+		esac
+		read -r w u s _ rc <<<"$out"
+		[ "$rc" = 0 ] || echo "# round $r case $c failed (exit $rc)" >&2
+		wall[$c,$r]=$w
+		cpu[$c,$r]=$(python3 -c "print($u + $s)")
+		echo "# round $r $c: ${w}s wall, ${cpu[$c,$r]}s user+sys" >&2
+	done
+done
+rm -rf "$work/rd"
+cases="$cases $rcases"
 median() { python3 -c "import statistics,sys; print('%.3f' % statistics.median(map(float, sys.argv[1:])))" "$@"; }
 ratio() {	# the median of the rounds' own ratios A/B, and their range
 	local a=$1 b=$2 r v=()
@@ -127,4 +155,6 @@ for c in $cases; do
 done
 echo "  L/P wall $(ratio L P)   S/P wall $(ratio S P)"
 [ "$have_br" = 1 ] && echo "  R/P wall $(ratio R P)   S/R wall $(ratio S R)"
+echo "  restore: RS/RP wall $(ratio RS RP)"
+[ "$have_br" = 1 ] && echo "  restore: RS/RB wall $(ratio RS RB)"
 echo "  bytes (last round): $sizes"

@@ -46,7 +46,7 @@ like "$ERR" "ALTER SYSTEM SET archive_command" "showing the line to set by hand"
 alert() { pgp-alert -c /dev/null -d service=shop-monitor --state-dir "$dir/alert" "$@"; }
 PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup
 is "$RC" 2 "pgp-alert: WAL archived but no base backup is CRITICAL"
-like "$OUT" "cluster [0-9]+.*base backup - at never" "naming the cluster"
+like "$OUT" "cluster [0-9]+.*no base backup recorded" "naming the cluster"
 PGP_BACKUP_STATE_DIR=$dir/state run alert --check archiver --format json
 is "$RC" 0 "the archiver check is OK"
 like "$(json_get "$OUT" '[c for c in d["targets"][0]["checks"] if c["name"] == "archiver"][0]["text"]')" \
@@ -93,4 +93,28 @@ for i in $(seq 100); do
 done
 is "$(psql -X -A -t "host=$dir/run port=$hport user=postgres dbname=shop" -c "SELECT count(*) FROM t" 2>&1)" 1500 \
 	"it replays the archived WAL to its end: every row, the ones after the base backup too"
+runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$hand" -m fast stop >/dev/null 2>&1
+
+# A test restore with --no-archive pushes nothing of its own into the archive.
+histories() { ls "$repo"/clusters/*/wal/history 2>/dev/null | wc -l; }
+before=$(histories)
+copy=$dir/copy
+install -d -o postgres -m 700 "$copy"
+cport=$(free_port)
+run pgp-backup -c /dev/null --repo "$repo" --state-dir "$dir/state" restore --physical latest --data-dir "$copy" \
+	--no-archive --start -d "host=$dir/run port=$cport"
+is "$RC" 0 "restore --physical --no-archive --start"
+[ "$RC" = 0 ] || diag "$ERR"
+at_exit "runuser -u postgres -- '$PG_BINDIR/pg_ctl' -D '$copy' -m immediate stop >/dev/null 2>&1"
+is "$(psql -X -A -t "host=$dir/run port=$cport user=postgres dbname=shop" -c "SHOW archive_mode")" off \
+	"the copy does not archive"
+like "$(grep '^restore_command' "$copy/postgresql.auto.conf")" "--state-dir ''$dir/state''" \
+	"its restore_command carries the state directory (the prefetch spool)"
+psql -X -q "host=$dir/run port=$cport user=postgres dbname=shop" -c "SELECT pg_switch_wal()" >/dev/null 2>&1
+sleep 1
+is "$(histories)" "$before" "and its new timeline's history is not in the repository"
+run pgp-backup keygen "$dir/key.txt"
+is "$RC" 0 "keygen"
+run pgp-backup keygen "$dir/key.txt"
+is "$RC" 2 "keygen over an existing file: a usage error (2)"
 done_testing
