@@ -429,8 +429,9 @@ perform_on(struct pgp_s3 *s3, CURL *c, struct request *r, int quiet_status)
 	}
 	s3->unreachable = past_deadline || (rc != CURLE_OK && transient(rc, 0));
 	if (past_deadline || (rc == CURLE_OPERATION_TIMEDOUT && ms_left(s3) <= 0)) {
-		pgp_error("S3 endpoint %s: the run's deadline of %ld s (backup.s3_timeout) passed during %s "
-			  "s3://%s/%s", pgp_s3_endpoint(s3), s3->cfg.deadline, r->method, s3->bucket,
+		pgp_error("S3 endpoint %s: the run's deadline of %ld s (%s) passed during %s "
+			  "s3://%s/%s", pgp_s3_endpoint(s3), s3->cfg.deadline,
+			  s3->cfg.deadline_key ? s3->cfg.deadline_key : "backup.s3_timeout", r->method, s3->bucket,
 			  r->key ? r->key : "");
 		return -1;
 	}

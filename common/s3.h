@@ -28,6 +28,7 @@ struct pgp_s3_config {
 	size_t part_size;		/* multipart part size, >= 5 MiB */
 	int parts_in_flight;		/* parts uploading at once (0: 2; at most 8) */
 	long deadline;			/* seconds from open for all requests (900) */
+	const char *deadline_key;	/* the setting it came from, for messages */
 };
 
 struct pgp_s3;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,6 +90,7 @@ repo_open(const char *url, const struct pgp_conf *conf, const char *endpoint, co
 			cfg.parts_in_flight = (int) v;
 		if (pgp_conf_get_int(conf, timeout_key, &v) == 1)
 			cfg.deadline = (long) v;
+		cfg.deadline_key = timeout_key;
 		r->s3 = pgp_s3_open(&cfg);
 		free(bucket);
 		free(ak);
@@ -180,7 +182,11 @@ make_parents(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0750) == 0) {
+			/* A new directory is durable only once its parent's entry is. */
+			if (pgp_fsync_dir_of(buf) != 0)
+				return pgp_fail("cannot sync the directory of \"%s\": %s", buf, strerror(errno));
+		} else if (errno != EEXIST)
 			return pgp_fail("cannot create directory \"%s\": %s", buf, strerror(errno));
 		*p = '/';
 	}
@@ -211,9 +217,17 @@ repo_create(struct repo *r, const char *name)
 		goto fail;
 	if (make_parents(w->final) < 0)
 		goto fail;
-	w->fd = open(w->partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	/* Locked before it is emptied: two writers of one object never share its
+	 * .partial (a killed writer's lock is gone with it). */
+	w->fd = open(w->partial, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 	if (w->fd < 0) {
 		pgp_error("cannot create \"%s\": %s", w->partial, strerror(errno));
+		goto fail;
+	}
+	if (flock(w->fd, LOCK_EX | LOCK_NB) != 0 || ftruncate(w->fd, 0) != 0) {
+		pgp_error("cannot write \"%s\": %s", w->partial,
+			  errno == EWOULDBLOCK ? "another process is writing it" : strerror(errno));
+		close(w->fd);
 		goto fail;
 	}
 	return w;

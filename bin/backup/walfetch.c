@@ -6,7 +6,8 @@
  * on a corrupt file, a gap, two different copies or a repository that
  * does not answer.  After serving a segment, one detached process
  * fetches the next ones of the timeline into SPOOL/NAME/fetch/, whole
- * and verified, where the next wal-fetch takes them from.
+ * and verified, each with FILE.src (its SHA-256 and repository), where
+ * the next wal-fetch takes them from once both still agree.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +63,30 @@ fetch_sink(void *arg, const void *data, size_t len)
 }
 
 /*
+ * A .history file as fetched (tmp): the server reads it to choose its
+ * timeline, so garbage stored with a matching SHA-256 (written so, or
+ * tampered with along with its name) stops recovery here, named, rather
+ * than inside the server.  0, or -1 (logged).
+ */
+static int
+history_check(const char *tmp, const char *walfile)
+{
+	struct walname_history_entry *h = NULL;
+	char *text, err[200];
+	size_t len, n;
+	int rc;
+
+	if (pgp_read_file(tmp, &text, &len) < 0)
+		return -1;
+	rc = walname_history_parse(text, len, &h, &n, err, sizeof(err));
+	free(text);
+	free(h);
+	if (rc < 0)
+		return pgp_fail("WAL %s in the archive is not a timeline history file: %s", walfile, err);
+	return 0;
+}
+
+/*
  * One copy of walfile into the new file tmp, read whole, its SHA-256
  * and (a segment) its first page checked, synced.  0, or the exit
  * status of stream_read (PGP_EXIT_FOUND: corrupt; PGP_EXIT_USAGE: no
@@ -101,6 +127,8 @@ fetch_into(struct backup_ctx *ctx, const struct cluster *c, const struct wal_cop
 		pgp_error("WAL %s in the archive is not a segment of this cluster: %s", walfile, why);
 		rc = PGP_EXIT_FOUND;
 	}
+	if (rc == PGP_EXIT_OK && walname_classify(walfile) == WALNAME_HISTORY && history_check(tmp, walfile) < 0)
+		rc = PGP_EXIT_FOUND;
 	if (rc == PGP_EXIT_OK && fsync(o.fd) != 0) {
 		pgp_error("cannot write %s: %s", tmp, strerror(errno));
 		rc = PGP_EXIT_FAILED;
@@ -179,29 +207,96 @@ spool_trim(const char *spool, const char *walfile)
 		closedir(d);
 }
 
+/*
+ * SPOOL/FILE.src, written by the prefetch before FILE: "SHA256 REPO", the
+ * raw SHA-256 of the copy it fetched and the repository it came from.
+ */
+static void
+source_path(const char *path, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.src", path);
+}
+
+static int
+source_write(const struct backup_ctx *ctx, const char *path, const char *sha)
+{
+	char src[4300], text[4200];
+
+	source_path(path, src, sizeof(src));
+	snprintf(text, sizeof(text), "%s %s\n", sha, repo_url(ctx->repo));
+	return pgp_atomic_write(src, text, strlen(text), 0640);
+}
+
+/*
+ * Is the spool's file (fd, size bytes) the one the prefetch fetched from
+ * this repository?  A file with the right header can still be another
+ * one's: left by a recovery from another repository of a cluster with
+ * the same name and system identifier (a copy restored elsewhere), on a
+ * timeline of the same number.  1 yes, 0 no (why in why).
+ */
+static int
+source_matches(const struct backup_ctx *ctx, const char *path, int fd, size_t size, char *why, size_t whysize)
+{
+	char src[4300], *text, sha[65];
+	const char *url = repo_url(ctx->repo);
+	size_t len;
+	void *map;
+	int same;
+
+	source_path(path, src, sizeof(src));
+	if (access(src, F_OK) != 0 || pgp_read_file(src, &text, &len) < 0)
+		return snprintf(why, whysize, "no record of where it came from"), 0;
+	while (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	same = len == 65 + strlen(url) && text[64] == ' ' && !strcmp(text + 65, url);
+	if (!same) {
+		free(text);
+		return snprintf(why, whysize, "it was fetched from another repository"), 0;
+	}
+	map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	if (map == MAP_FAILED) {
+		free(text);
+		return snprintf(why, whysize, "unreadable"), 0;
+	}
+	wal_sha256_hex(map, size, sha);
+	munmap(map, size);
+	same = !strncmp(text, sha, 64);
+	free(text);
+	if (!same)
+		snprintf(why, whysize, "its SHA-256 is not that of the copy fetched");
+	return same;
+}
+
 /* walfile from the prefetch spool into dest: 0, or 1 when it is not there (or unusable). */
 static int
 from_spool(const struct backup_ctx *ctx, const struct cluster *c, const char *walfile, const char *dest,
 	   const char *tmp)
 {
-	char spool[4096], path[4200], why[200];
+	char spool[4096], path[4200], src[4300], why[200] = "unreadable";
 	unsigned char page[WAL_LONG_HEADER_SIZE];
 	uint64_t segsize = 0;
 	struct stat st;
 	ssize_t n = -1;
-	int fd, rc;
+	int fd, rc, usable = 0;
 
 	wal_spool(ctx, c, "fetch", spool, sizeof(spool));
 	snprintf(path, sizeof(path), "%s/%s", spool, walfile);
+	source_path(path, src, sizeof(src));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 1;
 	if (fstat(fd, &st) == 0)
 		n = read(fd, page, sizeof(page));
+	/* A file of another cluster or cut short, or not the copy this repository holds, is not used. */
+	if (n >= 0 && wal_header_check(page, (size_t) n, walfile, c->sysid, 0, &segsize, why, sizeof(why)) == 0) {
+		if ((uint64_t) st.st_size != segsize)
+			snprintf(why, sizeof(why), "it is %lld bytes, not %" PRIu64, (long long) st.st_size, segsize);
+		else
+			usable = source_matches(ctx, path, fd, (size_t) st.st_size, why, sizeof(why));
+	}
 	close(fd);
-	/* Verified when it was fetched; a file of another cluster or cut short is not used. */
-	if (n < 0 || wal_header_check(page, (size_t) n, walfile, c->sysid, 0, &segsize, why, sizeof(why)) < 0 ||
-	    (uint64_t) st.st_size != segsize) {
-		pgp_debug("WAL %s in the spool is not used: %s", walfile, n < 0 ? "unreadable" : why);
+	unlink(src);
+	if (!usable) {
+		pgp_debug("WAL %s in the spool is not used: %s", walfile, why);
 		unlink(path);
 		return 1;
 	}
@@ -269,9 +364,12 @@ prefetch_one(const struct backup_ctx *ctx, const struct cluster *c, const char *
 	snprintf(path, sizeof(path), "%s/%s", spool, file);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	rc = find_copy(&mine, c, file, &w);
+	/* Its source first: a segment in the spool without one is never served. */
 	if (rc == 0)
-		rc = fetch_into(&mine, c, &w, file, tmp) == PGP_EXIT_OK && put_in_place(tmp, path) == 0 ? 0
-			: PGP_EXIT_FAILED;
+		rc = fetch_into(&mine, c, &w, file, tmp) == PGP_EXIT_OK && source_write(&mine, path, w.sha) == 0 &&
+			put_in_place(tmp, path) == 0 ? 0 : PGP_EXIT_FAILED;
+	if (rc == PGP_EXIT_FAILED)
+		unlink(tmp);
 	if (rc == 0)
 		pgp_debug("WAL %s prefetched", file);
 	return rc == 1 ? 1 : rc ? PGP_EXIT_FAILED : 0;
@@ -293,14 +391,16 @@ prefetch(struct backup_ctx *ctx, struct cluster *c, const char *walfile)
 		return;
 	snprintf(name, sizeof(name), "%s", walfile);
 	for (int i = 0; i < ctx->wal_fetch_prefetch && !end; i++) {
-		char path[4200];
+		char path[4200], src[4300];
 		pid_t pid;
 
 		if (walname_segment_next(name, c->segsize, next) < 0)
 			break;
 		snprintf(name, sizeof(name), "%s", next);
 		snprintf(path, sizeof(path), "%s/%s", spool, next);
-		if (access(path, F_OK) == 0)
+		source_path(path, src, sizeof(src));
+		/* A file without its source (left by something else) is fetched again over it. */
+		if (access(path, F_OK) == 0 && access(src, F_OK) == 0)
 			continue;
 		while (running >= parallel && wait(&status) > 0) {
 			running--;

@@ -4,8 +4,8 @@
  * content.  When the archiver falls behind, one detached process pushes
  * the next .ready files in parallel and leaves SPOOL/NAME/push/FILE.ok
  * (its raw SHA-256 and the repository) once each is stored, so that the
- * archiver's own wal-push of that file acknowledges it at once
- * (pgBackRest's async mode).  A per-file lock keeps the two from writing
+ * archiver's own wal-push of that file acknowledges it at once, after
+ * one listing that confirms the copy is there (pgBackRest's async mode).  A per-file lock keeps the two from writing
  * one object at once.
  */
 #include <dirent.h>
@@ -130,6 +130,20 @@ file_inspect(const char *path, struct wal_file *f)
 		return PGP_EXIT_USAGE;
 	if ((rc = file_map(f)) != PGP_EXIT_OK)
 		return rc;
+	/* wal-fetch refuses a .history file it cannot parse: refused here, the archiver's failures
+	 * say so now, not at restore time. */
+	if (f->kind == WALNAME_HISTORY) {
+		struct walname_history_entry *h = NULL;
+		size_t n;
+
+		if (walname_history_parse((const char *) (f->data ? f->data : (unsigned char *) ""), f->len, &h, &n,
+					  why, sizeof(why)) < 0) {
+			pgp_error("wal-push %s: refused: not a timeline history file: %s", path, why);
+			file_free(f);
+			return PGP_EXIT_USAGE;
+		}
+		free(h);
+	}
 	if (f->kind != WALNAME_SEGMENT && f->kind != WALNAME_PARTIAL) {
 		f->segsize = segsize_from_dir(f->dir);
 		return PGP_EXIT_OK;
@@ -189,6 +203,41 @@ state_note(struct backup_ctx *ctx, const struct cluster *c, const struct wal_fil
 		pgp_warning("WAL %s is archived, but the state file was not updated", f->name);
 }
 
+/*
+ * A local repository: the object and every directory from its own up to
+ * the repository's root synced.  A push killed between its rename and
+ * the directory's fsync leaves an object its retry finds, and repo.c
+ * creates a new timeline's directory without syncing its parent: either
+ * way the object could still vanish in a power loss, so nothing is
+ * acknowledged before this.  0, or -1 (logged).
+ */
+static int
+local_sync(const struct backup_ctx *ctx, const char *name)
+{
+	const char *root = repo_url(ctx->repo);
+	char path[4096];
+	size_t rootlen = strlen(root);
+	int fd;
+
+	if (!strncmp(root, "s3://", 5))
+		return 0;	/* a completed, checked PUT is durable */
+	if ((size_t) snprintf(path, sizeof(path), "%s/%s", root, name) >= sizeof(path))
+		return pgp_fail("path too long: %s/%s", root, name);
+	for (char *slash;; *slash = '\0') {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd) != 0) {
+			pgp_error("cannot sync %s: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		close(fd);
+		slash = strrchr(path, '/');
+		if (!slash || (size_t) (slash - path) < rootlen)
+			return 0;
+	}
+}
+
 /* Store f unless a copy is there: an exit status (logged). */
 static int
 store(struct backup_ctx *ctx, const struct cluster *c, const struct wal_file *f, int *stored)
@@ -206,7 +255,8 @@ store(struct backup_ctx *ctx, const struct cluster *c, const struct wal_file *f,
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(copies[i].sha, f->sha)) {
 			pgp_info("WAL %s is already archived with the same content (SHA-256 %s)", f->name, f->sha);
-			return PGP_EXIT_OK;
+			/* Found after a crash, maybe before its directory was synced. */
+			return local_sync(ctx, copies[i].name) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
 		}
 	if (n > 0) {
 		pgp_error("WAL %s is already archived with other content: the stored copy's SHA-256 is %s, this "
@@ -226,6 +276,8 @@ store(struct backup_ctx *ctx, const struct cluster *c, const struct wal_file *f,
 	}
 	if (stream_close(&s, ok, &info) < 0)
 		return wal_repo_status(ctx);
+	if (local_sync(ctx, name) < 0)
+		return PGP_EXIT_FAILED;
 	*stored = 1;
 	pgp_debug("WAL %s stored as %s (%llu bytes)", f->name, name, info.size);
 	return PGP_EXIT_OK;
@@ -259,6 +311,30 @@ marker_matches(const struct backup_ctx *ctx, const struct cluster *c, const stru
 	free(text);
 	unlink(path);
 	return same;
+}
+
+/*
+ * A marker is a claim, not proof: one left from an earlier repository at
+ * the same path or URL, or kept in a read-only spool, would acknowledge a
+ * file that is not stored.  The claim is checked with one listing (no
+ * read, no upload): 0 when a copy with f's SHA-256 is there, 1 when not
+ * (the push goes on as without a marker), or an exit status.
+ */
+static int
+marker_confirmed(struct backup_ctx *ctx, const struct cluster *c, const struct wal_file *f)
+{
+	struct wal_copy copies[8];
+	size_t n;
+	int rc = wal_copies(ctx, c, f->name, copies, 8, &n);
+
+	if (rc != PGP_EXIT_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(copies[i].sha, f->sha))
+			return local_sync(ctx, copies[i].name) == 0 ? PGP_EXIT_OK : PGP_EXIT_FAILED;
+	pgp_warning("WAL %s: the spool's marker says it is stored, but %s has no such copy: pushing it", f->name,
+		    repo_url(ctx->repo));
+	return 1;
 }
 
 /* One file of the background's queue, in its own process: an exit status. */
@@ -468,11 +544,12 @@ wal_push(struct backup_ctx *ctx, const char *path)
 		file_free(&f);
 		return PGP_EXIT_BUSY;
 	}
-	if (marker_matches(ctx, &c, &f)) {
+	rc = marker_matches(ctx, &c, &f) ? marker_confirmed(ctx, &c, &f) : 1;
+	if (rc == PGP_EXIT_OK) {
 		pgp_info("WAL %s was stored by the background push: acknowledged", f.name);
 		state_note(ctx, &c, &f, 0);
-		rc = PGP_EXIT_OK;
-	} else if ((rc = cluster_check(ctx, &c, 1)) == PGP_EXIT_OK && (rc = store(ctx, &c, &f, &stored)) == PGP_EXIT_OK)
+	} else if (rc == 1 && (rc = cluster_check(ctx, &c, 1)) == PGP_EXIT_OK &&
+		   (rc = store(ctx, &c, &f, &stored)) == PGP_EXIT_OK)
 		state_note(ctx, &c, &f, stored);
 	wal_unlock(lock, fd);
 	file_free(&f);
