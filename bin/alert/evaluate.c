@@ -425,13 +425,58 @@ read_state(const char *path)
 
 /*
  * Physical backups: one item per cluster state file pgp-backup keeps in
- * the same state directory (cluster-NAME.json, written by backup
- * --physical and wal-push), its value the age of the last good base
- * backup, with the newest WAL stored and the oldest point a restore can
- * reach.  The number of clusters found.
+ * the same state directory (written by backup --physical and wal-push),
+ * its value the age of the last good base backup, with the newest WAL
+ * stored and the oldest point a restore can reach.
+ */
+struct cluster_arg {
+	const struct alert_run *run;
+	struct check_result *r;
+};
+
+static void
+cluster_item(const char *name, struct json_object *o, void *arg)
+{
+	const struct cluster_arg *a = arg;
+	char key[300], detail[600], oldest[200] = "";
+	const char *good = jstr(o, "last_base_backup_time"), *result = jstr(o, "last_base_backup_result");
+	const char *wal = jstr(o, "last_archived_wal"), *wal_time = jstr(o, "last_archived_time");
+	struct json_object *old;
+	struct item *it;
+	time_t when;
+
+	a->r->answered = 1;
+	snprintf(key, sizeof(key), "cluster %s", name);
+	if (json_object_object_get_ex(o, "oldest_recoverable", &old) && jstr(old, "time"))
+		snprintf(oldest, sizeof(oldest), "; recoverable from %s", jstr(old, "time"));
+	if (!good && !result)
+		snprintf(detail, sizeof(detail), "WAL archived up to %s, but no base backup recorded", wal ? wal : "-");
+	else if (result && strcmp(result, "ok") != 0)
+		snprintf(detail, sizeof(detail), "the last base backup failed: %s",
+			 jstr(o, "last_base_backup_error") ? jstr(o, "last_base_backup_error") : "no reason recorded");
+	else
+		snprintf(detail, sizeof(detail), "base backup %s at %s; WAL stored up to %s at %s%s",
+			 jstr(o, "last_base_backup_id") ? jstr(o, "last_base_backup_id") : "-", good ? good : "never",
+			 wal ? wal : "-", wal_time ? wal_time : "never", oldest);
+	it = result_add(a->r, key, detail);
+	if (!it)
+		return;
+	it->c[0] = result && strcmp(result, "ok") != 0;
+	it->floor_state = it->c[0] ? ST_WARNING : ST_OK;
+	if (good && parse_time(good, &when) == 0) {
+		it->value = difftime(a->run->now, when);
+		it->has_value = 1;
+	} else
+		it->floor_state = ST_CRITICAL;	/* WAL but no base backup: nothing to restore */
+}
+
+/*
+ * Call fn on each cluster state file pgp-backup keeps in the backup state
+ * directory (cluster-NAME.json), with NAME; the number found.
  */
 static int
-cluster_items(const struct alert_run *run, struct check_result *r)
+each_cluster_state(const struct alert_run *run, void (*fn)(const char *name, struct json_object *o, void *arg),
+		   void *arg)
 {
 	DIR *d = opendir(run->backup_state_dir);
 	struct dirent *de;
@@ -439,47 +484,19 @@ cluster_items(const struct alert_run *run, struct check_result *r)
 
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		char path[1200], key[300], detail[600], oldest[200] = "";
-		struct json_object *o, *old;
-		const char *good, *result, *wal, *wal_time;
-		struct item *it;
-		time_t when;
+		char path[1200], name[256];
+		struct json_object *o;
 
-		if (strncmp(de->d_name, "cluster-", 8) != 0 || n < 14 || strcmp(de->d_name + n - 5, ".json") != 0)
+		if (strncmp(de->d_name, "cluster-", 8) != 0 || n < 14 || n > 200 ||
+		    strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", run->backup_state_dir, de->d_name);
 		if (!(o = read_state(path)))
 			continue;
-		found++;
-		r->answered = 1;
-		snprintf(key, sizeof(key), "cluster %.*s", (int) (n - 13), de->d_name + 8);
-		good = jstr(o, "last_base_backup_time");
-		result = jstr(o, "last_base_backup_result");
-		wal = jstr(o, "last_archived_wal");
-		wal_time = jstr(o, "last_archived_time");
-		if (json_object_object_get_ex(o, "oldest_recoverable", &old) && jstr(old, "time"))
-			snprintf(oldest, sizeof(oldest), "; recoverable from %s", jstr(old, "time"));
-		if (!good && !result)
-			snprintf(detail, sizeof(detail), "WAL archived up to %s, but no base backup recorded",
-				 wal ? wal : "-");
-		else if (result && strcmp(result, "ok") != 0)
-			snprintf(detail, sizeof(detail), "the last base backup failed: %s",
-				 jstr(o, "last_base_backup_error") ? jstr(o, "last_base_backup_error") : "no reason recorded");
-		else
-			snprintf(detail, sizeof(detail), "base backup %s at %s; WAL stored up to %s at %s%s",
-				 jstr(o, "last_base_backup_id") ? jstr(o, "last_base_backup_id") : "-", good ? good : "never",
-				 wal ? wal : "-", wal_time ? wal_time : "never", oldest);
-		it = result_add(r, key, detail);
-		if (it) {
-			it->c[0] = result && strcmp(result, "ok") != 0;
-			it->floor_state = it->c[0] ? ST_WARNING : ST_OK;
-			if (good && parse_time(good, &when) == 0) {
-				it->value = difftime(run->now, when);
-				it->has_value = 1;
-			} else
-				it->floor_state = ST_CRITICAL;	/* WAL but no base backup: nothing to restore */
-		}
+		snprintf(name, sizeof(name), "%.*s", (int) (n - 13), de->d_name + 8);
+		fn(name, o, arg);
 		json_object_put(o);
+		found++;
 	}
 	if (d)
 		closedir(d);
@@ -492,29 +509,14 @@ cluster_items(const struct alert_run *run, struct check_result *r)
  * added to the line.
  */
 static void
-archiver_repo_note(const struct alert_run *run, struct check_result *r)
+archiver_note(const char *name, struct json_object *o, void *arg)
 {
-	DIR *d = opendir(run->backup_state_dir);
-	struct dirent *de;
+	struct check_result *r = arg;
+	size_t used = strlen(r->text);
 
-	while (d && (de = readdir(d))) {
-		size_t n = strlen(de->d_name), used = strlen(r->text);
-		char path[1200];
-		struct json_object *o;
-
-		if (strncmp(de->d_name, "cluster-", 8) != 0 || n < 14 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", run->backup_state_dir, de->d_name);
-		if (!(o = read_state(path)))
-			continue;
-		if (jstr(o, "last_archived_wal"))
-			snprintf(r->text + used, sizeof(r->text) - used, "; cluster %.*s stored up to %s at %s",
-				 (int) (n - 13), de->d_name + 8, jstr(o, "last_archived_wal"),
-				 jstr(o, "last_archived_time") ? jstr(o, "last_archived_time") : "?");
-		json_object_put(o);
-	}
-	if (d)
-		closedir(d);
+	if (jstr(o, "last_archived_wal"))
+		snprintf(r->text + used, sizeof(r->text) - used, "; cluster %s stored up to %s at %s", name,
+			 jstr(o, "last_archived_wal"), jstr(o, "last_archived_time") ? jstr(o, "last_archived_time") : "?");
 }
 
 /* backup: pgp-backup's state files for this database and the clusters, no S3 request. */
@@ -529,7 +531,9 @@ check_backup(const struct alert_run *run, struct alert_target *t, struct check_r
 	time_t when;
 
 	snprintf(path, sizeof(path), "%s/backup-%s.json", run->backup_state_dir, t->dbname);
-	if (cluster_items(run, r) > 0 && access(path, F_OK) != 0)
+	struct cluster_arg ca = {run, r};
+
+	if (each_cluster_state(run, cluster_item, &ca) > 0 && access(path, F_OK) != 0)
 		return;		/* physical backups only */
 	if (access(path, F_OK) != 0) {
 		if (!run->backup_configured && run->wanted[CK_BACKUP] < 2) {
@@ -644,7 +648,7 @@ evaluate_target(const struct alert_run *run, struct alert_target *t)
 		}
 		judge(run, t, r, cc);
 		if (id == CK_ARCHIVER)
-			archiver_repo_note(run, r);
+			each_cluster_state(run, archiver_note, r);
 		/* A standby that is gone leaves no row: count the rows. */
 		if (id == CK_REPLICATION && !t->facts.in_recovery && r->n_items < cc->expect_standbys) {
 			char seen[sizeof(r->text)];

@@ -147,6 +147,9 @@ void lock_path(const struct backup_ctx *ctx, const char *database, const char *k
 int lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared, int *fd);
 /* The prune job: retention for ctx->database under the backup lock; an exit status. */
 int prune_run(struct backup_ctx *ctx);
+/* Retention's rules (catalog.c, for logical and base backups alike): over n
+ * backups newest first, their times and whether each is good, into keep[]. */
+void retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *good, size_t n, int *keep);
 
 /* restore.c */
 int verify_backup(struct backup_ctx *ctx, const char *id);
@@ -196,6 +199,8 @@ int physical_prune(struct backup_ctx *ctx);
  * malloc'd *keys, duplicates dropped: 0, or -1 (logged, naming FILE:LINE).
  */
 int keys_recipients(const char *const *list, struct pgp_age_recipient **keys, size_t *n);
+/* A manifest's "encryption": null, or the format and ctx's public keys. */
+struct json_object *keys_encryption_json(const struct backup_ctx *ctx);
 /* ctx's identity file, loaded once (refused when others may read it): 0, or -1 (logged). */
 int keys_identities(struct backup_ctx *ctx);
 /* Write a new identity file (0600, never over one) and print its public key: an exit status. */

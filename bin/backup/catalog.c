@@ -318,10 +318,10 @@ period(time_t t, const char *fmt, char *buf, size_t size)
  * ones (keep_last); those younger than max_age_days; the newest of each of
  * the last N days, ISO weeks and months.  With no rule at all, everything
  * is kept.  A backup whose manifest is not good is always kept: nothing
- * pgp cannot read is ever deleted automatically.
+ * pgp cannot read is ever deleted automatically.  times[] newest first.
  */
-static void
-mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n, int *keep)
+void
+retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *good_ones, size_t n, int *keep)
 {
 	static const char *const fmts[3] = {"%Y-%m-%d", "%G-W%V", "%Y-%m"};
 	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly}, good = 0;
@@ -330,12 +330,12 @@ mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n
 		limits[2] > 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (list[i].state != BACKUP_OK) {
+		if (!good_ones[i]) {
 			keep[i] = 1;
 			continue;
 		}
 		keep[i] = !any_rule || good == 0 || good < ctx->keep_last ||
-			(ctx->max_age_days > 0 && now - list[i].time < ctx->max_age_days * 86400);
+			(ctx->max_age_days > 0 && now - times[i] < ctx->max_age_days * 86400);
 		good++;
 	}
 	for (int p = 0; p < 3; p++) {
@@ -343,9 +343,9 @@ mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n
 		long long seen = 0;
 
 		for (size_t i = 0; i < n && seen < limits[p]; i++) {
-			if (list[i].state != BACKUP_OK)
+			if (!good_ones[i])
 				continue;
-			period(list[i].time, fmts[p], cur, sizeof(cur));
+			period(times[i], fmts[p], cur, sizeof(cur));
 			if (strcmp(cur, last) == 0)
 				continue;	/* an older backup of a period already kept */
 			snprintf(last, sizeof(last), "%s", cur);
@@ -353,6 +353,28 @@ mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n
 			seen++;
 		}
 	}
+}
+
+/* retention_mark over a catalog: 0, or -1 (out of memory). */
+static int
+mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n, int *keep)
+{
+	time_t *times = calloc(n ? n : 1, sizeof(*times));
+	int *good = calloc(n ? n : 1, sizeof(*good));
+
+	if (!times || !good) {
+		free(times);
+		free(good);
+		return pgp_fail("out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		times[i] = list[i].time;
+		good[i] = list[i].state == BACKUP_OK;
+	}
+	retention_mark(ctx, times, good, n, keep);
+	free(times);
+	free(good);
+	return 0;
 }
 
 static int
@@ -429,7 +451,7 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 	struct backup_info *list;
 	struct repo_entry *entries;
 	size_t n, count;
-	int *keep, readers, rc = PGP_EXIT_OK, deleted = 0, failed = 0;
+	int *keep = NULL, readers, rc = PGP_EXIT_OK, deleted = 0, failed = 0;
 
 	/* Never delete what a restore or verify is reading. */
 	rc = lock_take(ctx, database, "read", 0, &readers);
@@ -440,13 +462,14 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 		close(readers);
 		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
 	}
-	if (scan_listing(ctx, entries, count, &list, &n) < 0 || !(keep = calloc(n ? n : 1, sizeof(*keep)))) {
+	if (scan_listing(ctx, entries, count, &list, &n) < 0 || !(keep = calloc(n ? n : 1, sizeof(*keep))) ||
+	    mark_keep(ctx, list, n, keep) < 0) {
+		free(keep);
 		catalog_free(list, n);
 		repo_entries_free(entries, count);
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
-	mark_keep(ctx, list, n, keep);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state != BACKUP_OK) {
 			report_bad(&list[i]);

@@ -173,27 +173,6 @@ dump_format(const struct backup_ctx *ctx)
 	return names[ctx->compression][ctx->nrecipients > 0];
 }
 
-/* null, or the format and the public keys: the only record of who can decrypt. */
-static struct json_object *
-encryption_json(const struct backup_ctx *ctx)
-{
-	struct json_object *e, *keys;
-
-	if (!ctx->nrecipients)
-		return NULL;
-	e = json_object_new_object();
-	keys = json_object_new_array();
-	json_object_object_add(e, "format", pgp_json_cstring(MANIFEST_ENCRYPTION));
-	for (size_t i = 0; i < ctx->nrecipients; i++) {
-		char key[PGP_AGE_RECIPIENT_SIZE];
-
-		pgp_age_recipient_format(&ctx->recipients[i], key);
-		json_object_array_add(keys, pgp_json_cstring(key));
-	}
-	json_object_object_add(e, "recipients", keys);
-	return e;
-}
-
 /* The contents object's text: what an unencrypted manifest says of the tables. */
 static char *
 contents_text(struct json_object *tables, const char *rows_from)
@@ -236,7 +215,7 @@ manifest_text(const struct backup_ctx *ctx, PGconn *conn, const char *id, const 
 	json_object_object_add(comp, "level", json_object_new_int(ctx->compress_level));
 	json_object_object_add(m, "compression", comp);
 	json_object_object_add(m, "dump_format", pgp_json_cstring(dump_format(ctx)));
-	json_object_object_add(m, "encryption", encryption_json(ctx));
+	json_object_object_add(m, "encryption", keys_encryption_json(ctx));
 	json_object_object_add(m, "role", pgp_json_cstring(role));
 	for (int i = 0; i < nobjs; i++)
 		json_object_array_add(list, object_json(&objs[i]));

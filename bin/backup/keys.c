@@ -108,3 +108,24 @@ keys_identities(struct backup_ctx *ctx)
 		return pgp_fail("%s", pgp_age_error());
 	return 0;
 }
+
+/* null, or the format and the public keys: the only record of who can decrypt. */
+struct json_object *
+keys_encryption_json(const struct backup_ctx *ctx)
+{
+	struct json_object *e, *keys;
+
+	if (!ctx->nrecipients)
+		return NULL;
+	e = json_object_new_object();
+	keys = json_object_new_array();
+	json_object_object_add(e, "format", pgp_json_cstring(MANIFEST_ENCRYPTION));
+	for (size_t i = 0; i < ctx->nrecipients; i++) {
+		char key[PGP_AGE_RECIPIENT_SIZE];
+
+		pgp_age_recipient_format(&ctx->recipients[i], key);
+		json_object_array_add(keys, pgp_json_cstring(key));
+	}
+	json_object_object_add(e, "recipients", keys);
+	return e;
+}

@@ -126,49 +126,26 @@ physical_list(struct backup_ctx *ctx)
 	return bad ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 }
 
-static void
-period(time_t t, const char *fmt, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, fmt, &tm);
-}
-
-/* catalog.c's mark_keep, over base backups: the same rules, the same order. */
-static void
+/* catalog.c's retention rules, over base backups. */
+static int
 mark_keep(const struct backup_ctx *ctx, const struct phys_info *list, size_t n, int *keep)
 {
-	static const char *const fmts[3] = {"%Y-%m-%d", "%G-W%V", "%Y-%m"};
-	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly}, good = 0;
-	time_t now = time(NULL);
-	int any_rule = ctx->keep_last > 0 || ctx->max_age_days > 0 || limits[0] > 0 || limits[1] > 0 ||
-		limits[2] > 0;
+	time_t *times = calloc(n ? n : 1, sizeof(*times));
+	int *good = calloc(n ? n : 1, sizeof(*good));
 
+	if (!times || !good) {
+		free(times);
+		free(good);
+		return pgp_fail("out of memory");
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (list[i].state != BACKUP_OK) {
-			keep[i] = 1;
-			continue;
-		}
-		keep[i] = !any_rule || good == 0 || good < ctx->keep_last ||
-			(ctx->max_age_days > 0 && now - list[i].time < ctx->max_age_days * 86400);
-		good++;
+		times[i] = list[i].time;
+		good[i] = list[i].state == BACKUP_OK;
 	}
-	for (int p = 0; p < 3; p++) {
-		char last[32] = "", cur[32];
-		long long seen = 0;
-
-		for (size_t i = 0; i < n && seen < limits[p]; i++) {
-			if (list[i].state != BACKUP_OK)
-				continue;
-			period(list[i].time, fmts[p], cur, sizeof(cur));
-			if (strcmp(cur, last) == 0)
-				continue;
-			snprintf(last, sizeof(last), "%s", cur);
-			keep[i] = 1;
-			seen++;
-		}
-	}
+	retention_mark(ctx, times, good, n, keep);
+	free(times);
+	free(good);
+	return 0;
 }
 
 /* The manifest first: from then on the backup does not exist. */
@@ -255,7 +232,7 @@ physical_prune_locked(struct backup_ctx *ctx, const struct cluster *c)
 	struct phys_info *list;
 	size_t n;
 	char lockname[CLUSTER_NAME_MAX + 16];
-	int *keep, readers, rc = PGP_EXIT_OK, failed = 0, deleted = 0, wrc;
+	int *keep = NULL, readers, rc = PGP_EXIT_OK, failed = 0, deleted = 0, wrc;
 
 	phys_lock_name(c, lockname, sizeof(lockname));
 	/* Never delete what a restore or verify is reading. */
@@ -265,12 +242,12 @@ physical_prune_locked(struct backup_ctx *ctx, const struct cluster *c)
 		close(readers);
 		return phys_repo_status(ctx);
 	}
-	if (!(keep = calloc(n ? n : 1, sizeof(*keep)))) {
+	if (!(keep = calloc(n ? n : 1, sizeof(*keep))) || mark_keep(ctx, list, n, keep) < 0) {
+		free(keep);
 		free(list);
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
-	mark_keep(ctx, list, n, keep);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state != BACKUP_OK) {
 			report_bad(&list[i]);

@@ -44,26 +44,6 @@ lsn_json(uint64_t lsn)
 	return pgp_json_cstring(b);
 }
 
-static struct json_object *
-encryption_json(const struct backup_ctx *ctx)
-{
-	struct json_object *e, *keys;
-
-	if (!ctx->nrecipients)
-		return NULL;
-	e = json_object_new_object();
-	keys = json_object_new_array();
-	json_object_object_add(e, "format", pgp_json_cstring(MANIFEST_ENCRYPTION));
-	for (size_t i = 0; i < ctx->nrecipients; i++) {
-		char key[PGP_AGE_RECIPIENT_SIZE];
-
-		pgp_age_recipient_format(&ctx->recipients[i], key);
-		json_object_array_add(keys, pgp_json_cstring(key));
-	}
-	json_object_object_add(e, "recipients", keys);
-	return e;
-}
-
 char *
 phys_manifest_text(const struct backup_ctx *ctx, const struct phys_manifest *m)
 {
@@ -100,7 +80,7 @@ phys_manifest_text(const struct backup_ctx *ctx, const struct phys_manifest *m)
 	json_object_object_add(comp, "algorithm", pgp_json_cstring(compression_name(m->compression)));
 	json_object_object_add(comp, "level", json_object_new_int(m->level));
 	json_object_object_add(o, "compression", comp);
-	json_object_object_add(o, "encryption", encryption_json(ctx));
+	json_object_object_add(o, "encryption", keys_encryption_json(ctx));
 	a = json_object_new_array();
 	for (size_t i = 0; i < m->nobjects; i++) {
 		struct json_object *j = json_object_new_object();
