@@ -484,6 +484,13 @@ phys_restore_into(struct backup_ctx *ctx, const struct cluster *c, const struct 
 	}
 	if ((rc = need_identity(ctx, b)) != PGP_EXIT_OK || (rc = prepare_dir(dir, &created[0])) != PGP_EXIT_OK)
 		return rc;
+	/* What --start would refuse after the download, refused before it. */
+	if (!test && ctx->start_server && geteuid() == 0 && stat(dir, &st) == 0 && st.st_uid == 0) {
+		pgp_error("%s belongs to root: PostgreSQL does not run as root (--start)", dir);
+		pgp_hint("restore into a directory the server's OS user owns (mkdir; chown postgres), or as that user");
+		remove_tree(dir, created[0]);
+		return PGP_EXIT_USAGE;
+	}
 	snprintf(tsdirs[1 + PHYS_MAX_TABLESPACES], PATH_MAX, "%s", dir);
 	pgp_info("restoring base backup %s of cluster %s into %s", b->id, c->name, dir);
 	rc = unpack_all(ctx, c, b, dir, test, created, &ncreated, tsdirs);

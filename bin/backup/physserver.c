@@ -254,8 +254,12 @@ phys_start_server(struct backup_ctx *ctx, const struct phys_info *b, const char 
 	if (pg_ctl(&s, "start", test ? opts : NULL) != 0 && read_pidfile(&s) < 0)
 		return server_failed(&s, "did not start");
 	rc = wait_recovery(ctx, &s, user, b, test);
-	if (test)
+	/* A copy that failed is not left running behind an error. */
+	if (test || rc != PGP_EXIT_OK) {
 		pg_ctl(&s, "stop", NULL);
+		if (!test)
+			pgp_detail("the restored server was stopped");
+	}
 	return rc;
 }
 
