@@ -149,23 +149,27 @@ is "$(json_get "$OUT" 'd["inputs"]["cpus"]')" '{"value": 2, "source": "detected"
 # Where neither is mounted (a chroot without /sys/fs/cgroup), root mounts
 # a hierarchy of its own for the test.
 limit=1073741824 cg_procs= cg_kind=
+# Each attempt and why it failed, for the diagnosis (cg_tried).
+cg_tried=
+cg_note() { cg_tried+="$1; "; }
 cg_try_v2() {
-	local mnt=$1 grp=$1/pgp-test.$$
-	grep -qw memory "$mnt/cgroup.controllers" 2>/dev/null || return 1
+	local mnt=$1 grp=$1/pgp-test.$$.$RANDOM err
+	grep -qw memory "$mnt/cgroup.controllers" 2>/dev/null || { cg_note "$mnt: no memory controller"; return 1; }
 	if ! grep -qw memory "$mnt/cgroup.subtree_control" 2>/dev/null; then
-		echo +memory >"$mnt/cgroup.subtree_control" 2>/dev/null || return 1
+		err=$(echo +memory 2>&1 >"$mnt/cgroup.subtree_control") || { cg_note "$mnt: +memory: $err"; return 1; }
 		at_exit "echo -memory >'$mnt/cgroup.subtree_control'"
 	fi
-	mkdir "$grp" 2>/dev/null || return 1
+	err=$(mkdir "$grp" 2>&1) || { cg_note "mkdir $grp: $err"; return 1; }
 	at_exit "rmdir '$grp'"
-	echo "$limit" >"$grp/memory.max" 2>/dev/null || return 1
+	err=$(echo "$limit" 2>&1 >"$grp/memory.max") || { cg_note "$grp/memory.max: $err"; return 1; }
 	cg_procs=$grp/cgroup.procs cg_kind="cgroup v2"
 }
 cg_try_v1() {
-	local mnt=$1 grp=$1/pgp-test.$$
-	[ -w "$mnt/cgroup.procs" ] && mkdir "$grp" 2>/dev/null || return 1
+	local mnt=$1 grp=$1/pgp-test.$$.$RANDOM err
+	[ -w "$mnt/cgroup.procs" ] || { cg_note "$mnt/cgroup.procs not writable"; return 1; }
+	err=$(mkdir "$grp" 2>&1) || { cg_note "mkdir $grp: $err"; return 1; }
 	at_exit "rmdir '$grp'"
-	echo "$limit" >"$grp/memory.limit_in_bytes" 2>/dev/null || return 1
+	err=$(echo "$limit" 2>&1 >"$grp/memory.limit_in_bytes") || { cg_note "$grp/memory.limit_in_bytes: $err"; return 1; }
 	cg_procs=$grp/cgroup.procs cg_kind="cgroup v1"
 }
 # The mounts as pgp-tune finds them (mountinfo: the type follows "-").
@@ -194,6 +198,7 @@ if [ -n "$cg_procs" ]; then
 		"and sized for it"
 elif [ "${CI:-}" = true ]; then
 	_result 0 "a writable cgroup v2 or v1 memory controller (needed under CI)"
+	diag "tried: ${cg_tried:-nothing}"
 else
 	echo "ok $((_tap_n + 1)) # skip no writable cgroup v2 or v1 memory controller"; _tap_n=$((_tap_n + 1))
 fi
