@@ -172,23 +172,29 @@ cg_try_v1() {
 	err=$(echo "$limit" 2>&1 >"$grp/memory.limit_in_bytes") || { cg_note "$grp/memory.limit_in_bytes: $err"; return 1; }
 	cg_procs=$grp/cgroup.procs cg_kind="cgroup v1"
 }
-# The mounts as pgp-tune finds them (mountinfo: the type follows "-").
-while read -r type mnt opts; do
-	[ -n "$cg_procs" ] && break
-	case $type in
-	cgroup2) cg_try_v2 "$mnt" ;;
-	cgroup) case ",$opts," in *,memory,*) cg_try_v1 "$mnt" ;; esac ;;
-	esac
-done < <(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { print $(i + 1), $5, $(i + 3); break } }' /proc/self/mountinfo)
-for type in cgroup2 cgroup; do
-	[ -z "$cg_procs" ] && is_root || break
-	own=$(mktemp -d /tmp/pgpcg.XXXXXX)
-	at_exit "rmdir '$own'"
-	if [ "$type" = cgroup2 ]; then set --; else set -- -o memory; fi
-	mount -t "$type" "$@" none "$own" 2>/dev/null || continue
-	at_exit "umount '$own'"
-	if [ "$type" = cgroup2 ]; then cg_try_v2 "$own"; else cg_try_v1 "$own"; fi
-done
+# cg_find: a writable memory limit, from the mounts as pgp-tune finds them
+# (mountinfo: the type follows "-"), else (root) a hierarchy of our own.
+cg_find() {
+	while read -r type mnt opts; do
+		[ -n "$cg_procs" ] && break
+		case $type in
+		cgroup2) cg_try_v2 "$mnt" ;;
+		cgroup) case ",$opts," in *,memory,*) cg_try_v1 "$mnt" ;; esac ;;
+		esac
+	done < <(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { print $(i + 1), $5, $(i + 3); break } }' /proc/self/mountinfo)
+	for type in cgroup2 cgroup; do
+		[ -z "$cg_procs" ] && is_root || break
+		own=$(mktemp -d /tmp/pgpcg.XXXXXX)
+		at_exit "rmdir '$own'"
+		if [ "$type" = cgroup2 ]; then set --; else set -- -o memory; fi
+		mount -t "$type" "$@" none "$own" 2>/dev/null || continue
+		at_exit "umount '$own'"
+		if [ "$type" = cgroup2 ]; then cg_try_v2 "$own"; else cg_try_v1 "$own"; fi
+	done
+}
+cg_find
+# A cgroup write can fail for a moment on a busy shared host: once more.
+[ -n "$cg_procs" ] || { sleep 1; cg_find; }
 if [ -n "$cg_procs" ]; then
 	run sh -c "echo \$\$ >'$cg_procs' && exec pgp-tune -v -c /dev/null --format json"
 	is "$(json_get "$OUT" 'd["inputs"]["memory_bytes"]')" '{"value": 1073741824, "source": "detected"}' \
