@@ -147,9 +147,17 @@ void lock_path(const struct backup_ctx *ctx, const char *database, const char *k
 int lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, int shared, int *fd);
 /* The prune job: retention for ctx->database under the backup lock; an exit status. */
 int prune_run(struct backup_ctx *ctx);
-/* Retention's rules (catalog.c, for logical and base backups alike): over n
- * backups newest first, their times and whether each is good, into keep[]. */
-void retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *good, size_t n, int *keep);
+/* Read a listed manifest object, refusing a directory or an oversized one:
+ * 0, or -1 with the reason in why (for "unreadable"). */
+int manifest_fetch(struct backup_ctx *ctx, const struct repo_entry *e, char **data, size_t *len, char *why,
+		   size_t whysize);
+/*
+ * Retention's rules (catalog.c, for logical and base backups alike): over n
+ * backups newest first, read in place from an array of structs stride bytes
+ * apart (&list[0].time, &list[0].state, sizeof(list[0])), into keep[].
+ */
+void retention_mark(const struct backup_ctx *ctx, const time_t *time0, const enum backup_state *state0, size_t stride,
+		    size_t n, int *keep);
 
 /* restore.c */
 int verify_backup(struct backup_ctx *ctx, const char *id);

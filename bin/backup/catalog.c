@@ -47,29 +47,42 @@ split_name(const char *name, char *db, size_t dbsize, char *id, size_t idsize, c
 	return manifest_id_time(id) == (time_t) -1 ? -1 : 0;
 }
 
+int
+manifest_fetch(struct backup_ctx *ctx, const struct repo_entry *e, char **data, size_t *len, char *why,
+	       size_t whysize)
+{
+	int rc;
+
+	*data = NULL;
+	*len = 0;
+	if (e->is_dir) {
+		snprintf(why, whysize, "%s is not a regular file", MANIFEST);
+		return -1;
+	}
+	if (e->size > MANIFEST_MAX_BYTES) {
+		snprintf(why, whysize, "it is too large (%llu bytes)", e->size);
+		return -1;
+	}
+	rc = repo_read_all(ctx->repo, e->name, data, len);
+	if (rc != 0) {
+		snprintf(why, whysize, "%s", rc == 1 ? "it vanished while listing" :
+			 *pgp_log_last_error() ? pgp_log_last_error() : "it cannot be read");
+		free(*data);
+		*data = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 read_manifest(struct backup_ctx *ctx, const struct repo_entry *e, struct backup_info *b)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int rc;
+	char *data;
+	size_t len;
 
 	b->state = BACKUP_UNREADABLE;
-	if (e->is_dir) {
-		snprintf(b->why, sizeof(b->why), "%s is not a regular file", MANIFEST);
+	if (manifest_fetch(ctx, e, &data, &len, b->why, sizeof(b->why)) < 0)
 		return;
-	}
-	if (e->size > MANIFEST_MAX_BYTES) {
-		snprintf(b->why, sizeof(b->why), "it is too large (%llu bytes)", e->size);
-		return;
-	}
-	rc = repo_read_all(ctx->repo, e->name, &data, &len);
-	if (rc != 0) {
-		snprintf(b->why, sizeof(b->why), "%s", rc == 1 ? "it vanished while listing" :
-			 *pgp_log_last_error() ? pgp_log_last_error() : "it cannot be read");
-		free(data);
-		return;
-	}
 	if (manifest_parse(data, len, b->database, b->id, &b->m, b->why, sizeof(b->why)) == 0)
 		b->state = b->m.status == MANIFEST_OK ? BACKUP_OK : BACKUP_FAILED;
 	free(data);
@@ -321,21 +334,25 @@ period(time_t t, const char *fmt, char *buf, size_t size)
  * pgp cannot read is ever deleted automatically.  times[] newest first.
  */
 void
-retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *good_ones, size_t n, int *keep)
+retention_mark(const struct backup_ctx *ctx, const time_t *time0, const enum backup_state *state0, size_t stride,
+	       size_t n, int *keep)
 {
 	static const char *const fmts[3] = {"%Y-%m-%d", "%G-W%V", "%Y-%m"};
 	long long limits[3] = {ctx->keep_daily, ctx->keep_weekly, ctx->keep_monthly}, good = 0;
 	time_t now = time(NULL);
 	int any_rule = ctx->keep_last > 0 || ctx->max_age_days > 0 || limits[0] > 0 || limits[1] > 0 ||
 		limits[2] > 0;
+/* The i-th backup's time and whether it is good, stride bytes apart. */
+#define AT_TIME(i) (*(const time_t *) (const void *) ((const char *) time0 + (i) * stride))
+#define IS_GOOD(i) (*(const enum backup_state *) (const void *) ((const char *) state0 + (i) * stride) == BACKUP_OK)
 
 	for (size_t i = 0; i < n; i++) {
-		if (!good_ones[i]) {
+		if (!IS_GOOD(i)) {
 			keep[i] = 1;
 			continue;
 		}
 		keep[i] = !any_rule || good == 0 || good < ctx->keep_last ||
-			(ctx->max_age_days > 0 && now - times[i] < ctx->max_age_days * 86400);
+			(ctx->max_age_days > 0 && now - AT_TIME(i) < ctx->max_age_days * 86400);
 		good++;
 	}
 	for (int p = 0; p < 3; p++) {
@@ -343,9 +360,9 @@ retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *goo
 		long long seen = 0;
 
 		for (size_t i = 0; i < n && seen < limits[p]; i++) {
-			if (!good_ones[i])
+			if (!IS_GOOD(i))
 				continue;
-			period(times[i], fmts[p], cur, sizeof(cur));
+			period(AT_TIME(i), fmts[p], cur, sizeof(cur));
 			if (strcmp(cur, last) == 0)
 				continue;	/* an older backup of a period already kept */
 			snprintf(last, sizeof(last), "%s", cur);
@@ -353,28 +370,8 @@ retention_mark(const struct backup_ctx *ctx, const time_t *times, const int *goo
 			seen++;
 		}
 	}
-}
-
-/* retention_mark over a catalog: 0, or -1 (out of memory). */
-static int
-mark_keep(const struct backup_ctx *ctx, const struct backup_info *list, size_t n, int *keep)
-{
-	time_t *times = calloc(n ? n : 1, sizeof(*times));
-	int *good = calloc(n ? n : 1, sizeof(*good));
-
-	if (!times || !good) {
-		free(times);
-		free(good);
-		return pgp_fail("out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		times[i] = list[i].time;
-		good[i] = list[i].state == BACKUP_OK;
-	}
-	retention_mark(ctx, times, good, n, keep);
-	free(times);
-	free(good);
-	return 0;
+#undef AT_TIME
+#undef IS_GOOD
 }
 
 static int
@@ -462,14 +459,15 @@ catalog_prune(struct backup_ctx *ctx, const char *database)
 		close(readers);
 		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
 	}
-	if (scan_listing(ctx, entries, count, &list, &n) < 0 || !(keep = calloc(n ? n : 1, sizeof(*keep))) ||
-	    mark_keep(ctx, list, n, keep) < 0) {
+	if (scan_listing(ctx, entries, count, &list, &n) < 0 || !(keep = calloc(n ? n : 1, sizeof(*keep)))) {
 		free(keep);
 		catalog_free(list, n);
 		repo_entries_free(entries, count);
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
+	if (n)
+		retention_mark(ctx, &list[0].time, &list[0].state, sizeof(list[0]), n, keep);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state != BACKUP_OK) {
 			report_bad(&list[i]);

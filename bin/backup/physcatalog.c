@@ -126,28 +126,6 @@ physical_list(struct backup_ctx *ctx)
 	return bad ? PGP_EXIT_FOUND : PGP_EXIT_OK;
 }
 
-/* catalog.c's retention rules, over base backups. */
-static int
-mark_keep(const struct backup_ctx *ctx, const struct phys_info *list, size_t n, int *keep)
-{
-	time_t *times = calloc(n ? n : 1, sizeof(*times));
-	int *good = calloc(n ? n : 1, sizeof(*good));
-
-	if (!times || !good) {
-		free(times);
-		free(good);
-		return pgp_fail("out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		times[i] = list[i].time;
-		good[i] = list[i].state == BACKUP_OK;
-	}
-	retention_mark(ctx, times, good, n, keep);
-	free(times);
-	free(good);
-	return 0;
-}
-
 /* The manifest first: from then on the backup does not exist. */
 static int
 delete_backup(struct backup_ctx *ctx, const struct cluster *c, const char *id)
@@ -242,12 +220,14 @@ physical_prune_locked(struct backup_ctx *ctx, const struct cluster *c)
 		close(readers);
 		return phys_repo_status(ctx);
 	}
-	if (!(keep = calloc(n ? n : 1, sizeof(*keep))) || mark_keep(ctx, list, n, keep) < 0) {
+	if (!(keep = calloc(n ? n : 1, sizeof(*keep)))) {
 		free(keep);
 		free(list);
 		close(readers);
 		return PGP_EXIT_FAILED;
 	}
+	if (n)
+		retention_mark(ctx, &list[0].time, &list[0].state, sizeof(list[0]), n, keep);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].state != BACKUP_OK) {
 			report_bad(&list[i]);

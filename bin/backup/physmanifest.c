@@ -435,26 +435,12 @@ by_time_desc(const void *a, const void *b)
 static void
 read_one(struct backup_ctx *ctx, const struct repo_entry *e, struct phys_info *b)
 {
-	char *data = NULL;
-	size_t len = 0;
-	int rc;
+	char *data;
+	size_t len;
 
 	b->state = BACKUP_UNREADABLE;
-	if (e->is_dir) {
-		snprintf(b->why, sizeof(b->why), "%s is not a regular file", MANIFEST);
+	if (manifest_fetch(ctx, e, &data, &len, b->why, sizeof(b->why)) < 0)
 		return;
-	}
-	if (e->size > MANIFEST_MAX_BYTES) {
-		snprintf(b->why, sizeof(b->why), "it is too large (%llu bytes)", e->size);
-		return;
-	}
-	rc = repo_read_all(ctx->repo, e->name, &data, &len);
-	if (rc != 0) {
-		snprintf(b->why, sizeof(b->why), "%s", rc == 1 ? "it vanished while listing" :
-			 *pgp_log_last_error() ? pgp_log_last_error() : "it cannot be read");
-		free(data);
-		return;
-	}
 	if (phys_manifest_parse(data, len, b->id, &b->m, b->why, sizeof(b->why)) == 0)
 		b->state = b->m.ok ? BACKUP_OK : BACKUP_FAILED;
 	free(data);

@@ -377,6 +377,23 @@ sync_tree(const char *dir)
 }
 
 /* Unpack every archive of b; on any failure what was created is removed. */
+/* The stored backup_manifest, and u's verifier against it: the manifest, or NULL with *rc set. */
+static struct pgmanifest *
+verifier_open(struct backup_ctx *ctx, const struct cluster *c, const struct phys_info *b, struct unpack *u, int *rc)
+{
+	struct pgmanifest *pm = load_pg_manifest(ctx, c, b, rc);
+
+	if (!pm)
+		return NULL;
+	if (!(u->v = pgm_verifier_new(pm, PGM_NONE, report, u))) {
+		pgmanifest_free(pm);
+		*rc = PGP_EXIT_FAILED;
+		return NULL;
+	}
+	pgm_verifier_tar_callbacks(&u->vcb);
+	return pm;
+}
+
 static int
 unpack_all(struct backup_ctx *ctx, const struct cluster *c, const struct phys_info *b, const char *dir, int test,
 	   int *created, size_t *ncreated, char (*tsdirs)[PATH_MAX])
@@ -386,13 +403,8 @@ unpack_all(struct backup_ctx *ctx, const struct cluster *c, const struct phys_in
 	char buf[PATH_MAX];
 	int rc;
 
-	if (!(pm = load_pg_manifest(ctx, c, b, &rc)))
+	if (!(pm = verifier_open(ctx, c, b, &u, &rc)))
 		return rc;
-	if (!(u.v = pgm_verifier_new(pm, PGM_NONE, report, &u))) {
-		pgmanifest_free(pm);
-		return PGP_EXIT_FAILED;
-	}
-	pgm_verifier_tar_callbacks(&u.vcb);
 	rc = read_archive(ctx, c, b, &u, 0, dir);
 	for (size_t i = 0; rc == PGP_EXIT_OK && i < b->m.ntablespaces; i++) {
 		const char *where = phys_tablespace_dir(ctx, &b->m.tablespaces[i], dir, test, buf, sizeof(buf));
@@ -430,13 +442,8 @@ phys_verify_content(struct backup_ctx *ctx, const struct cluster *c, const struc
 
 	if ((rc = need_identity(ctx, b)) != PGP_EXIT_OK)
 		return rc;
-	if (!(pm = load_pg_manifest(ctx, c, b, &rc)))
+	if (!(pm = verifier_open(ctx, c, b, &u, &rc)))
 		return rc;
-	if (!(u.v = pgm_verifier_new(pm, PGM_NONE, report, &u))) {
-		pgmanifest_free(pm);
-		return PGP_EXIT_FAILED;
-	}
-	pgm_verifier_tar_callbacks(&u.vcb);
 	/* Every archive, whatever the one before found: each problem named. */
 	worst = read_archive(ctx, c, b, &u, 0, NULL);
 	for (size_t i = 0; i < b->m.ntablespaces; i++) {
