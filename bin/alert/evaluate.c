@@ -439,14 +439,24 @@ cluster_item(const char *name, struct json_object *o, void *arg)
 {
 	const struct cluster_arg *a = arg;
 	char key[300], detail[600], oldest[200] = "";
-	const char *good = jstr(o, "last_base_backup_time"), *result = jstr(o, "last_base_backup_result");
-	const char *wal = jstr(o, "last_archived_wal"), *wal_time = jstr(o, "last_archived_time");
+	const char *good, *result, *wal, *wal_time;
 	struct json_object *old;
 	struct item *it;
 	time_t when;
 
 	a->r->answered = 1;
 	snprintf(key, sizeof(key), "cluster %s", name);
+	if (!o) {
+		snprintf(detail, sizeof(detail), "cannot read its state file %s/cluster-%s.json", a->run->backup_state_dir,
+			 name);
+		if ((it = result_add(a->r, key, detail)))
+			it->floor_state = ST_UNKNOWN;
+		return;
+	}
+	good = jstr(o, "last_base_backup_time");
+	result = jstr(o, "last_base_backup_result");
+	wal = jstr(o, "last_archived_wal");
+	wal_time = jstr(o, "last_archived_time");
 	if (json_object_object_get_ex(o, "oldest_recoverable", &old) && jstr(old, "time"))
 		snprintf(oldest, sizeof(oldest), "; recoverable from %s", jstr(old, "time"));
 	if (!good && !result)
@@ -491,8 +501,8 @@ each_cluster_state(const struct alert_run *run, void (*fn)(const char *name, str
 		    strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", run->backup_state_dir, de->d_name);
-		if (!(o = read_state(path)))
-			continue;
+		/* One that cannot be read is reported (o NULL), never passed over. */
+		o = read_state(path);
 		snprintf(name, sizeof(name), "%.*s", (int) (n - 13), de->d_name + 8);
 		fn(name, o, arg);
 		json_object_put(o);
@@ -514,7 +524,7 @@ archiver_note(const char *name, struct json_object *o, void *arg)
 	struct check_result *r = arg;
 	size_t used = strlen(r->text);
 
-	if (jstr(o, "last_archived_wal"))
+	if (o && jstr(o, "last_archived_wal"))
 		snprintf(r->text + used, sizeof(r->text) - used, "; cluster %s stored up to %s at %s", name,
 			 jstr(o, "last_archived_wal"), jstr(o, "last_archived_time") ? jstr(o, "last_archived_time") : "?");
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "basebackup.h"
 #include "conn.h"
@@ -140,10 +141,18 @@ wait_readable(struct run *r, int timeout, const char *what)
 static PGresult *
 next_result(struct run *r, int timeout, const char *what, int *timed_out)
 {
+	/* A deadline, not an idle time: the server sends a WARNING every minute
+	 * while it waits for WAL to be archived, and that must not wait forever. */
+	time_t end = time(NULL) + timeout;
+
 	*timed_out = 0;
 	if (timeout > 0)
 		while (PQisBusy(r->conn)) {
-			if (wait_readable(r, timeout, what) < 0) {
+			time_t left = end - time(NULL);
+
+			if (left <= 0 || wait_readable(r, (int) left, what) < 0) {
+				if (left <= 0)
+					pgp_error("base backup from %s: no answer in %d s %s", r->where, timeout, what);
 				*timed_out = 1;
 				return NULL;
 			}

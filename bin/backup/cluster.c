@@ -104,19 +104,26 @@ parse_cluster_json(const char *text, struct cluster *c, char *why, size_t size)
 	return rc;
 }
 
-/* Read cluster.json: 0 (into found), 1 when absent, or an exit status. */
+/*
+ * Read cluster.json: 0 (into found), or an exit status (a damaged one is
+ * PGP_EXIT_FOUND, logged); *absent set when there is none, so that only a
+ * missing file is ever written, never a damaged one.
+ */
 static int
-read_cluster_json(struct backup_ctx *ctx, const struct cluster *c, struct cluster *found)
+read_cluster_json(struct backup_ctx *ctx, const struct cluster *c, struct cluster *found, int *absent)
 {
 	char name[160], why[200];
 	char *text;
 	size_t len;
 	int rc;
 
+	*absent = 0;
 	snprintf(name, sizeof(name), "%s/cluster.json", c->prefix);
 	rc = repo_read_all(ctx->repo, name, &text, &len);
-	if (rc == 1)
-		return 1;
+	if (rc == 1) {
+		*absent = 1;
+		return PGP_EXIT_OK;
+	}
 	if (rc < 0)
 		return repo_unreachable(ctx->repo) ? PGP_EXIT_UNREACHABLE : PGP_EXIT_FAILED;
 	*found = *c;
@@ -157,21 +164,21 @@ int
 cluster_check(struct backup_ctx *ctx, struct cluster *c, int create)
 {
 	struct cluster found;
-	int rc = read_cluster_json(ctx, c, &found);
+	int absent, rc = read_cluster_json(ctx, c, &found, &absent);
 
-	if (rc == 1 && !create) {
+	if (rc != PGP_EXIT_OK)
+		return rc;
+	if (absent && !create) {
 		pgp_error("no cluster \"%s\" in %s", c->name, repo_url(ctx->repo));
 		return PGP_EXIT_USAGE;
 	}
-	if (rc == 1) {
+	if (absent) {
 		if (!c->segsize) {
 			pgp_error("cluster %s: its WAL segment size is not known yet", c->name);
 			return PGP_EXIT_FAILED;
 		}
 		return write_cluster_json(ctx, c);
 	}
-	if (rc != PGP_EXIT_OK)
-		return rc;
 	if (strcmp(found.sysid, c->sysid) != 0) {
 		pgp_error("cluster \"%s\" in %s has system identifier %s, and this server's is %s: two clusters "
 			  "must never share one name", c->name, repo_url(ctx->repo), found.sysid, c->sysid);
@@ -196,9 +203,11 @@ cluster_find(struct backup_ctx *ctx, struct cluster *c)
 
 	memset(c, 0, sizeof(*c));
 	if (ctx->cluster_name) {
+		int absent;
+
 		set_names(ctx, c, NULL);
-		rc = read_cluster_json(ctx, c, c);
-		if (rc == 1) {
+		rc = read_cluster_json(ctx, c, c, &absent);
+		if (rc == PGP_EXIT_OK && absent) {
 			pgp_error("no cluster \"%s\" in %s", c->name, repo_url(ctx->repo));
 			return PGP_EXIT_USAGE;
 		}
@@ -230,7 +239,16 @@ cluster_find(struct backup_ctx *ctx, struct cluster *c)
 	}
 	if (found > 1)
 		return PGP_EXIT_USAGE;
-	return read_cluster_json(ctx, c, c);
+	{
+		int absent;
+
+		rc = read_cluster_json(ctx, c, c, &absent);
+		if (rc == PGP_EXIT_OK && absent) {
+			pgp_error("cluster %s lost its cluster.json while listing", c->name);
+			return PGP_EXIT_FAILED;
+		}
+		return rc;
+	}
 }
 
 void

@@ -117,4 +117,36 @@ run pgp-backup keygen "$dir/key.txt"
 is "$RC" 0 "keygen"
 run pgp-backup keygen "$dir/key.txt"
 is "$RC" 2 "keygen over an existing file: a usage error (2)"
+# Damaged files the next run finds: cluster.json, the cluster's state file.
+cj=$(ls "$repo"/clusters/*/cluster.json)
+cp "$cj" "$dir/cluster.json.good"
+for damage in truncate format segsize; do
+	case $damage in
+	truncate) head -c 20 "$dir/cluster.json.good" >"$cj" ;;
+	*) python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+if sys.argv[2] == 'format': d['format'] = 'pgp-backup-cluster/9'
+else: d['wal_segment_size'] = 12345
+json.dump(d, open(sys.argv[3], 'w'))" "$dir/cluster.json.good" "$damage" "$cj" ;;
+	esac
+	cp "$cj" "$dir/cluster.json.bad"
+	run pgp-backup -c /dev/null --repo "$repo" --state-dir "$dir/state" verify --physical latest
+	is "$RC" 1 "cluster.json damaged ($damage): verify --physical finds it (1)"
+	like "$ERR" "cluster.json is unreadable" "naming the file"
+	run pgp-backup -c /dev/null --repo "$repo" --state-dir "$dir/state" backup --physical -d service=shop-backup
+	ok "cluster.json damaged ($damage): a base backup fails" -- [ "$RC" -ne 0 ]
+	ok "and does not write over it" -- cmp -s "$cj" "$dir/cluster.json.bad"
+done
+cp "$dir/cluster.json.good" "$cj"
+chown postgres: "$cj"
+st=$(ls "$dir/state"/cluster-*.json | head -n 1)
+cp "$st" "$dir/state.good"
+printf '{"last_base_backup_time": ' >"$st"
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup
+is "$RC" 3 "a cluster state file that does not parse: pgp-alert says UNKNOWN, not OK"
+like "$OUT" "cannot read its state file" "naming it"
+cp "$dir/state.good" "$st"
+PGP_BACKUP_STATE_DIR=$dir/state run alert --check backup
+is "$RC" 0 "the good one back: OK again"
 done_testing
