@@ -329,7 +329,8 @@ for seg in $(s3keys | sed -n 's/.*\/\([0-9A-F]\{24\}\)-.*/\1/p' | sort -u); do
 		bad=$((bad + 1)); diag "segment $seg: not fetched back intact"
 	fi
 done
-ok "the segments from $s3first to $down are all in S3 ($n)" -- test "$s3last" = "$down"
+# (the switch above may have had the next segment archived too by now)
+ok "the segments from $s3first to $down are all in S3 ($n)" -- test ! "$s3last" \< "$down"
 is "$(s3keys | sed -n 's/.*\/\([0-9A-F]\{24\}\)-.*/\1/p' | sort -u | head -1)" "$s3first" "starting at $s3first"
 is "$(s3keys | sed -n 's/.*\/\([0-9A-F]\{24\}\)-.*/\1/p' | sort -u | holes)" "" "none missing in between"
 is "$bad" 0 "each decrypted and fetched back byte-identical (cmp)"
