@@ -17,6 +17,17 @@
  * bytes.  Data blocks: a type byte (1 table data, 3 large objects), the
  * TOC entry's dump id, then chunks (int length, bytes) ending with 0;
  * large objects repeat (oid, chunks) until oid 0.
+ *
+ * Rewriting: pg_dump -Z0 writes each COPY row as a chunk of its own, and
+ * pg_restore sends each chunk to the server as a CopyData message of its
+ * own: at 100 bytes a row, the server spends more time on messages than
+ * on rows.  So a rewriting scan passes the archive on with each table's
+ * chunks merged into ARCHIVE_CHUNK-byte ones.  pg_restore concatenates a
+ * block's chunks whatever their sizes, and a dump written to a pipe has
+ * no data offsets in its TOC to go stale, so the archive means the same.
+ * (One written to a file has them: its data passes on unmerged.)
+ * Everything else (header, TOC, large objects, anything it cannot read)
+ * passes through byte for byte.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +54,7 @@ struct entry {
 	char *defn, *owner;
 };
 
+#define K_OFFSET_POS_SET 2		/* a TOC entry's data offset is set */
 #define DEFN_MAX (1024 * 1024)		/* database-level SQL is small; refuse more */
 
 struct archive_scan {
@@ -63,6 +75,13 @@ struct archive_scan {
 	size_t big_len;
 	unsigned char tail[5];		/* the block's last bytes so far */
 	size_t tail_len;
+	/* Rewriting (archive_scan_rewrite): where the archive goes on to. */
+	archive_out_fn out;
+	void *out_arg;
+	int out_failed;
+	int has_offsets;		/* a TOC that says where data is: passed on as it is */
+	unsigned char merge[ARCHIVE_CHUNK];	/* a table's data held back */
+	size_t merge_len;
 };
 
 struct archive_scan *
@@ -286,169 +305,303 @@ desc_read(struct archive_scan *s, const char *desc)
 		((!strcmp(desc, "ACL") || !strcmp(desc, "COMMENT")) && on_database);
 }
 
-int
-archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
+void
+archive_scan_rewrite(struct archive_scan *s, archive_out_fn out, void *arg)
 {
-	const unsigned char *p = data;
-	size_t n = len;
+	s->out = out;
+	s->out_arg = arg;
+}
+
+/* Are table data chunks merged?  Not where the TOC says where they are. */
+static int
+merging(const struct archive_scan *s)
+{
+	return s->out && !s->has_offsets;
+}
+
+/* Pass len bytes on unchanged (when rewriting): 0, or -1 once out failed. */
+static int
+pass_on(struct archive_scan *s, const void *data, size_t len)
+{
+	if (s->out_failed)
+		return -1;
+	if (!s->out || len == 0)
+		return 0;
+	if (s->out(s->out_arg, data, len) < 0) {
+		s->out_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* An int in the archive's own encoding: a sign byte, then int_size bytes, least significant first. */
+static int
+pass_on_int(struct archive_scan *s, size_t v)
+{
+	unsigned char buf[9] = {0};
+
+	for (int i = 1; i <= s->int_size; i++, v >>= 8)
+		buf[i] = (unsigned char) (v & 0xff);
+	return pass_on(s, buf, (size_t) s->int_size + 1);
+}
+
+/* The held-back data as one chunk. */
+static int
+merge_flush(struct archive_scan *s)
+{
+	size_t len = s->merge_len;
+
+	s->merge_len = 0;
+	if (len == 0)
+		return 0;
+	if (pass_on_int(s, len) < 0 || pass_on(s, s->merge, len) < 0)
+		return -1;
+	return 0;
+}
+
+/* The largest chunk the archive's ints can say (64 KiB unless they are tiny). */
+static size_t
+merge_limit(const struct archive_scan *s)
+{
+	return s->int_size >= 3 ? sizeof(s->merge) : ((size_t) 1 << (8 * s->int_size)) - 1;
+}
+
+static int
+merge_add(struct archive_scan *s, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		size_t room = merge_limit(s) - s->merge_len, take = len < room ? len : room;
+
+		memcpy(s->merge + s->merge_len, p, take);
+		s->merge_len += take;
+		p += take;
+		len -= take;
+		if (s->merge_len == merge_limit(s) && merge_flush(s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A table's data ended: its last chunk, then the zero length that ends it. */
+static int
+merge_end_block(struct archive_scan *s)
+{
+	if (!merging(s))
+		return 0;
+	return merge_flush(s) < 0 || pass_on_int(s, 0) < 0 ? -1 : 0;
+}
+
+int
+archive_scan_end(struct archive_scan *s)
+{
+	int rc = 0;
+
+	/* Only a cut archive ends with something held back: pass it on as cut. */
+	if (merging(s) && !s->failed && (s->state == D_LEN || s->state == D_BYTES))
+		rc = merge_flush(s) < 0 || (s->state == D_LEN && pass_on(s, s->tok, s->tok_len) < 0) ? -1 : 0;
+	rc = s->out_failed ? -1 : rc;
+	s->out = NULL;
+	s->out_arg = NULL;
+	return rc;
+}
+
+/* One step of the parser over *p (*n bytes): -1 once the archive cannot be read. */
+static int
+step(struct archive_scan *s, const unsigned char **p, size_t *n)
+{
 	long long v;
 	int null;
 
-	while (n > 0 && !s->failed) {
-		switch (s->state) {
-		case H_MAGIC:
-			if (!fixed(s, &p, &n, 5))
-				break;
-			if (memcmp(s->tok, "PGDMP", 5) != 0)
-				return fail(s, "not a custom-format archive");
-			s->tok_len = 0;
-			s->state = H_VERSION;
+	switch (s->state) {
+	case H_MAGIC:
+		if (!fixed(s, p, n, 5))
 			break;
-		case H_VERSION:	/* major, minor, revision, intSize, offSize, format */
-			if (!fixed(s, &p, &n, 6))
-				break;
-			if (s->tok[0] != 1 || s->tok[1] != 14)
-				return fail(s, "archive version is not 1.14");
-			s->int_size = s->tok[3];
-			s->off_size = s->tok[4];
-			if (s->int_size < 1 || s->int_size > 8 || s->off_size < 1 || s->off_size > 16)
-				return fail(s, "odd integer sizes");
-			s->tok_len = 0;
-			s->state = H_COMPRESSION;
+		if (memcmp(s->tok, "PGDMP", 5) != 0)
+			return fail(s, "not a custom-format archive");
+		s->tok_len = 0;
+		s->state = H_VERSION;
+		break;
+	case H_VERSION:	/* major, minor, revision, intSize, offSize, format */
+		if (!fixed(s, p, n, 6))
 			break;
-		case H_COMPRESSION:
-			if (!read_int(s, &p, &n, &v))
-				break;
-			if (v != 0)
-				return fail(s, "the archive is compressed");
-			s->state = H_DATE;
+		if (s->tok[0] != 1 || s->tok[1] != 14)
+			return fail(s, "archive version is not 1.14");
+		s->int_size = s->tok[3];
+		s->off_size = s->tok[4];
+		if (s->int_size < 1 || s->int_size > 8 || s->off_size < 1 || s->off_size > 16)
+			return fail(s, "odd integer sizes");
+		s->tok_len = 0;
+		s->state = H_COMPRESSION;
+		break;
+	case H_COMPRESSION:
+		if (!read_int(s, p, n, &v))
+			break;
+		if (v != 0)
+			return fail(s, "the archive is compressed");
+		s->state = H_DATE;
+		s->counter = 0;
+		break;
+	case H_DATE:	/* seven ints: the creation time */
+		if (read_int(s, p, n, &v) && ++s->counter == 7) {
+			s->state = H_STRINGS;
 			s->counter = 0;
-			break;
-		case H_DATE:	/* seven ints: the creation time */
-			if (read_int(s, &p, &n, &v) && ++s->counter == 7) {
-				s->state = H_STRINGS;
-				s->counter = 0;
-			}
-			break;
-		case H_STRINGS:	/* database, server version, pg_dump version */
-			if (read_str(s, &p, &n, 0, &null) && ++s->counter == 3)
-				s->state = T_COUNT;
-			break;
-		case T_COUNT:
-			if (!read_int(s, &p, &n, &v))
-				break;
-			s->toc_left = (int) v;
-			s->state = s->toc_left > 0 ? E_DUMPID : B_TYPE;
-			break;
-		case E_DUMPID:
-			if (read_int(s, &p, &n, &v)) {
-				entry_free(&s->cur);
-				s->cur.dump_id = (int) v;
-				s->state = E_HADDUMPER;
-			}
-			break;
-		case E_HADDUMPER:
-		case E_SECTION:
-			if (read_int(s, &p, &n, &v))
-				s->state++;
-			break;
-		case E_TAG:
-		case E_DESC:
-		case E_NAMESPACE:
-			if (!read_str(s, &p, &n, 1, &null))
-				break;
-			if (s->state == E_TAG)
-				s->cur.table = strdup(null ? "" : s->str);
-			else if (s->state == E_DESC)
-				desc_read(s, null ? "" : s->str);
-			else
-				s->cur.schema = strdup(null ? "" : s->str);
-			s->state++;
-			break;
-		case E_DEFN:
-			if (s->cur.keep_defn ? read_big(s, &p, &n, &s->cur.defn) : read_str(s, &p, &n, 0, &null))
-				s->state++;
-			break;
-		case E_OWNER:
-			if (s->cur.is_database ? read_big(s, &p, &n, &s->cur.owner) : read_str(s, &p, &n, 0, &null))
-				s->state++;
-			break;
-		case E_TABLEOID: case E_OID: case E_DROP: case E_COPY:
-		case E_TABLESPACE: case E_TABLEAM: case E_WITHOIDS:
-			if (read_str(s, &p, &n, 0, &null))
-				s->state++;
-			break;
-		case E_DEPS:	/* dependency ids until a NULL string */
-			if (read_str(s, &p, &n, 0, &null) && null)
-				s->state = E_OFFSET;
-			break;
-		case E_OFFSET:
-			if (!fixed(s, &p, &n, (size_t) s->off_size + 1))
-				break;
-			s->tok_len = 0;
-			if (pgp_array_reserve(&s->entries, s->n, &s->cap, sizeof(*s->entries)) < 0)
-				return fail(s, "out of memory");
-			s->entries[s->n++] = s->cur;
-			memset(&s->cur, 0, sizeof(s->cur));
-			s->state = --s->toc_left > 0 ? E_DUMPID : B_TYPE;
-			break;
-		case B_TYPE:	/* 1: a table's data, 3: large objects */
-			v = *p++;
-			n--;
-			if (v != 1 && v != 3)
-				return fail(s, "unknown data block type");
-			s->counter = (int) v;
-			s->block = NULL;
-			s->state = B_ID;
-			break;
-		case B_ID:
-			if (!read_int(s, &p, &n, &v))
-				break;
-			if (s->counter == 1) {
-				s->block = find_entry(s, (int) v);
-				s->tail_len = 0;
-				s->state = D_LEN;
-			} else
-				s->state = L_OID;
-			break;
-		case D_LEN:
-			if (!read_int(s, &p, &n, &v))
-				break;
-			if (v < 0)
-				return fail(s, "negative chunk length");
-			s->need = v;
-			s->state = v == 0 ? B_TYPE : D_BYTES;
-			if (v == 0 && s->block && s->block->is_data) {
-				if (s->tail_len != 5 || memcmp(s->tail, "\\.\n\n\n", 5) != 0)
-					return fail(s, "a table's data does not end with the COPY terminator");
-				s->block->rows -= 3;
-			}
-			break;
-		case D_BYTES:
-			if (read_chunk(s, &p, &n, s->block && s->block->is_data ? &s->block->rows : NULL))
-				s->state = D_LEN;
-			break;
-		case L_OID:
-			if (read_int(s, &p, &n, &v))
-				s->state = v == 0 ? B_TYPE : L_LEN;
-			break;
-		case L_LEN:
-			if (!read_int(s, &p, &n, &v))
-				break;
-			if (v < 0)
-				return fail(s, "negative chunk length");
-			s->need = v;
-			s->state = v == 0 ? L_OID : L_BYTES;
-			break;
-		case L_BYTES:
-			if (read_chunk(s, &p, &n, NULL))
-				s->state = L_LEN;
-			break;
-		case DONE:
-			return fail(s, "bytes after the end");
 		}
+		break;
+	case H_STRINGS:	/* database, server version, pg_dump version */
+		if (read_str(s, p, n, 0, &null) && ++s->counter == 3)
+			s->state = T_COUNT;
+		break;
+	case T_COUNT:
+		if (!read_int(s, p, n, &v))
+			break;
+		s->toc_left = (int) v;
+		s->state = s->toc_left > 0 ? E_DUMPID : B_TYPE;
+		break;
+	case E_DUMPID:
+		if (read_int(s, p, n, &v)) {
+			entry_free(&s->cur);
+			s->cur.dump_id = (int) v;
+			s->state = E_HADDUMPER;
+		}
+		break;
+	case E_HADDUMPER:
+	case E_SECTION:
+		if (read_int(s, p, n, &v))
+			s->state++;
+		break;
+	case E_TAG:
+	case E_DESC:
+	case E_NAMESPACE:
+		if (!read_str(s, p, n, 1, &null))
+			break;
+		if (s->state == E_TAG)
+			s->cur.table = strdup(null ? "" : s->str);
+		else if (s->state == E_DESC)
+			desc_read(s, null ? "" : s->str);
+		else
+			s->cur.schema = strdup(null ? "" : s->str);
+		s->state++;
+		break;
+	case E_DEFN:
+		if (s->cur.keep_defn ? read_big(s, p, n, &s->cur.defn) : read_str(s, p, n, 0, &null))
+			s->state++;
+		break;
+	case E_OWNER:
+		if (s->cur.is_database ? read_big(s, p, n, &s->cur.owner) : read_str(s, p, n, 0, &null))
+			s->state++;
+		break;
+	case E_TABLEOID: case E_OID: case E_DROP: case E_COPY:
+	case E_TABLESPACE: case E_TABLEAM: case E_WITHOIDS:
+		if (read_str(s, p, n, 0, &null))
+			s->state++;
+		break;
+	case E_DEPS:	/* dependency ids until a NULL string */
+		if (read_str(s, p, n, 0, &null) && null)
+			s->state = E_OFFSET;
+		break;
+	case E_OFFSET:
+		if (!fixed(s, p, n, (size_t) s->off_size + 1))
+			break;
+		s->tok_len = 0;
+		s->has_offsets |= s->tok[0] == K_OFFSET_POS_SET;
+		if (pgp_array_reserve(&s->entries, s->n, &s->cap, sizeof(*s->entries)) < 0)
+			return fail(s, "out of memory");
+		s->entries[s->n++] = s->cur;
+		memset(&s->cur, 0, sizeof(s->cur));
+		s->state = --s->toc_left > 0 ? E_DUMPID : B_TYPE;
+		break;
+	case B_TYPE:	/* 1: a table's data, 3: large objects */
+		v = *(*p)++;
+		(*n)--;
+		if (v != 1 && v != 3)
+			return fail(s, "unknown data block type");
+		s->counter = (int) v;
+		s->block = NULL;
+		s->state = B_ID;
+		break;
+	case B_ID:
+		if (!read_int(s, p, n, &v))
+			break;
+		if (s->counter == 1) {
+			s->block = find_entry(s, (int) v);
+			s->tail_len = 0;
+			s->state = D_LEN;
+		} else
+			s->state = L_OID;
+		break;
+	case D_LEN:
+		if (!read_int(s, p, n, &v))
+			break;
+		if (v < 0)
+			return fail(s, "negative chunk length");
+		if (v == 0 && s->block && s->block->is_data) {
+			if (s->tail_len != 5 || memcmp(s->tail, "\\.\n\n\n", 5) != 0)
+				return fail(s, "a table's data does not end with the COPY terminator");
+			s->block->rows -= 3;
+		}
+		s->need = v;
+		s->state = v == 0 ? B_TYPE : D_BYTES;
+		if (v == 0)
+			return merge_end_block(s);
+		break;
+	case D_BYTES:
+		if (read_chunk(s, p, n, s->block && s->block->is_data ? &s->block->rows : NULL))
+			s->state = D_LEN;
+		break;
+	case L_OID:
+		if (read_int(s, p, n, &v))
+			s->state = v == 0 ? B_TYPE : L_LEN;
+		break;
+	case L_LEN:
+		if (!read_int(s, p, n, &v))
+			break;
+		if (v < 0)
+			return fail(s, "negative chunk length");
+		s->need = v;
+		s->state = v == 0 ? L_OID : L_BYTES;
+		break;
+	case L_BYTES:
+		if (read_chunk(s, p, n, NULL))
+			s->state = L_LEN;
+		break;
+	case DONE:
+		return fail(s, "bytes after the end");
 	}
-	return s->failed ? -1 : 0;
+	return 0;
+}
+
+int
+archive_scan_feed(struct archive_scan *s, const void *data, size_t len)
+{
+	const unsigned char *p = data, *end = p + len;
+	const unsigned char *held = p;	/* the first byte not yet passed on */
+
+	if (s->out_failed)
+		return -1;
+	if (s->failed)
+		return pass_on(s, p, len);
+	while (p < end && !s->failed) {
+		/* A table's chunk headers and bytes are held back, to merge. */
+		int held_back = merging(s) && (s->state == D_LEN || s->state == D_BYTES);
+		enum state was = s->state;
+		const unsigned char *from = p;
+		size_t n = (size_t) (end - p);
+
+		if (held_back && pass_on(s, held, (size_t) (from - held)) < 0)
+			return -1;
+		step(s, &p, &n);
+		if (!held_back)
+			continue;
+		held = p;
+		if (was == D_BYTES && merge_add(s, from, (size_t) (p - from)) < 0)
+			return -1;
+		/* Unreadable from here: what was held back goes on as it came. */
+		if (s->failed && (merge_flush(s) < 0 || pass_on(s, s->tok, (size_t) s->int_size + 1) < 0))
+			return -1;
+		if (s->out_failed)
+			return -1;
+	}
+	return pass_on(s, held, (size_t) (end - held));
 }
 
 struct json_object *

@@ -10,10 +10,30 @@
 
 struct archive_scan;
 
+/* Table data chunks are merged up to this size when rewriting. */
+#define ARCHIVE_CHUNK 65536
+
 struct archive_scan *archive_scan_new(void);
 void archive_scan_free(struct archive_scan *s);
-/* Feed the archive's bytes in order; -1 once it cannot be read (no log). */
+
+/* Where a rewriting scan passes the archive on: 0, or -1 (logged by it). */
+typedef int (*archive_out_fn)(void *arg, const void *data, size_t len);
+/*
+ * Pass the archive on to out as it is fed, each table's data in chunks of
+ * up to ARCHIVE_CHUNK bytes instead of pg_dump's one a row; the same
+ * archive to pg_restore (archive.c says why).  Call before the first feed.
+ */
+void archive_scan_rewrite(struct archive_scan *s, archive_out_fn out, void *arg);
+/*
+ * Feed the archive's bytes in order.  0, or -1 once out failed; an archive
+ * it cannot read is archive_scan_failed() (no log), and passes on as it is.
+ */
 int archive_scan_feed(struct archive_scan *s, const void *data, size_t len);
+/*
+ * The end of the archive: pass on what is held back (only a cut archive
+ * ends mid-table) and stop rewriting.  0, or -1 when out failed.
+ */
+int archive_scan_end(struct archive_scan *s);
 /* Did reading fail, or stop before the data section completed? */
 int archive_scan_failed(const struct archive_scan *s);
 /* [{schema, table, rows}] of every TABLE DATA entry. */

@@ -41,6 +41,12 @@ pg_tool(const struct backup_ctx *ctx, const char *name, int server_version)
 	return pgp_pgbin_find(&where, name, path, sizeof(path)) == 0 ? path : NULL;
 }
 
+static int
+stream_out(void *arg, const void *data, size_t len)
+{
+	return stream_feed(arg, data, len);
+}
+
 /*
  * Run argv with its stdout into a stream to the repository object name;
  * the child connects through cc (a private service file), so no secret
@@ -67,10 +73,13 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 	}
 	/* A bigger pipe: fewer switches between pg_dump's writes and our reads. */
 	fcntl(pgp_spawn_stdout(child), F_SETPIPE_SZ, 1 << 20);
+	/* The scan passes the archive on with its rows merged into 64 KiB chunks. */
+	if (scan)
+		archive_scan_rewrite(scan, stream_out, &s);
 	while ((n = pgp_spawn_read(child, buf, sizeof(buf))) > 0) {
-		if (scan)
-			archive_scan_feed(scan, buf, (size_t) n);
-		if (!failed && stream_feed(&s, buf, (size_t) n) < 0) {
+		if (failed)
+			continue;	/* pg_dump is being stopped: drain its pipe */
+		if ((scan ? archive_scan_feed(scan, buf, (size_t) n) : stream_feed(&s, buf, (size_t) n)) < 0) {
 			failed = 1;
 			/* Stop the producer: nothing it writes can be stored. */
 			pgp_spawn_stop(child);
@@ -80,6 +89,8 @@ stream_command(struct backup_ctx *ctx, char *const argv[], const struct pgp_chil
 		failed = 1;
 		pgp_spawn_stop(child);
 	}
+	if (!failed && scan && archive_scan_end(scan) < 0)
+		failed = 1;
 	if (pgp_spawn_finish(child) < 0)
 		failed = 1;
 	return stream_close(&s, !failed, info);

@@ -102,17 +102,26 @@ struct object_out {
 };
 
 static int
+fd_out(void *arg, const void *data, size_t len)
+{
+	if (write_fd(*(int *) arg, data, len) < 0)
+		return pgp_fail("cannot pass the dump on: %s", strerror(errno));
+	return 0;
+}
+
+static int
 object_out(void *arg, const void *data, size_t len)
 {
 	struct object_out *o = arg;
 
-	if (o->scan)
-		archive_scan_feed(o->scan, data, len);
 	if (o->mem && fwrite(data, 1, len, o->mem) != len)
 		return pgp_fail("out of memory");
-	if (o->fd >= 0 && write_fd(o->fd, data, len) < 0)
-		return pgp_fail("cannot pass the dump on: %s", strerror(errno));
-	return 0;
+	/* A dump to pg_restore goes through the scan, which merges its rows' chunks. */
+	if (o->scan && o->fd >= 0)
+		return archive_scan_feed(o->scan, data, len);
+	if (o->scan)
+		archive_scan_feed(o->scan, data, len);
+	return o->fd >= 0 ? fd_out(&o->fd, data, len) : 0;
 }
 
 /*
@@ -139,7 +148,12 @@ check_object(struct backup_ctx *ctx, const struct backup_info *b, const struct m
 	}
 	if (decode && obj->what->encrypted && (rc = backup_identities(ctx, b)) != 0)
 		return rc;
+	/* Backups made before pgp-backup merged chunks restore as fast as newer ones. */
+	if (scan && out_fd >= 0)
+		archive_scan_rewrite(scan, fd_out, &out.fd);
 	rc = stream_read(ctx, name, label, &x, decode ? object_out : NULL, &out, 0, &res);
+	if (scan && out_fd >= 0 && archive_scan_end(scan) < 0 && rc == 0)
+		rc = PGP_EXIT_FAILED;
 	if (rc == PGP_EXIT_USAGE && obj->what->encrypted)
 		no_identity_matches(ctx, b);
 	return rc;

@@ -51,6 +51,46 @@ is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/z.dump" 4096)" unreadable "a comp
 head -c 5000 "$BDIR/raw.dump" >"$BDIR/cut.dump"
 is "$("$PGP_TESTBIN/tools/archive-rows" "$BDIR/cut.dump" 4096)" unreadable "so is a truncated one"
 
+# The rewriting scan merges each table's one-chunk-a-row data into 64 KiB
+# chunks: pg_restore must read the same archive from it.  A row wider than
+# a chunk, a large object and an empty table are in this dump.
+psql -X -q -v ON_ERROR_STOP=1 service=shop-migrator \
+	-c "CREATE TABLE wide_rows AS SELECT g AS id, repeat(md5(g::text), 6000) AS body FROM generate_series(1, 3) g" \
+	-c "CREATE TABLE empty_rows (id int)"
+# Through a pipe, as pgp-backup runs it: a file would get data offsets.
+pg_dump -Fc -Z0 service=shop-backup --role=shop_owner | cat >"$BDIR/raw2.dump"
+psql -X -q service=shop-migrator -c "DROP TABLE wide_rows, empty_rows"
+archive_rows() { "$PGP_TESTBIN/tools/archive-rows" "$@"; }
+rewrite() { archive_rows "$@" >/dev/null; }
+ok "rewritten fed 1 byte at a time" -- rewrite "$BDIR/raw2.dump" 1 "$BDIR/merged1.dump"
+ok "and 64 KiB at a time" -- rewrite "$BDIR/raw2.dump" 65536 "$BDIR/merged.dump"
+ok "the same bytes however the stream is cut" -- cmp "$BDIR/merged1.dump" "$BDIR/merged.dump"
+is "$(archive_rows "$BDIR/merged.dump" 4093)" "$(archive_rows "$BDIR/raw2.dump" 4093)" "the rewritten archive has the same row counts"
+# pg_restore's \restrict lines carry a random key: the rest must be equal.
+sql_of() { pg_restore -f - "$1" | grep -v '^\\\(un\)\?restrict '; }
+sql_of "$BDIR/raw2.dump" >"$BDIR/raw2.sql"
+sql_of "$BDIR/merged.dump" >"$BDIR/merged.sql"
+ok "pg_restore reads the same SQL, rows and large object from both" -- cmp "$BDIR/raw2.sql" "$BDIR/merged.sql"
+like "$(grep -c -e lo_open -e lowrite "$BDIR/merged.sql")" '^[1-9]' "the large object is in it"
+saved=$(($(stat -c %s "$BDIR/raw2.dump") - $(stat -c %s "$BDIR/merged.dump")))
+like "$saved" '^[0-9]{6,}$' "a 5-byte chunk header saved on each of ~100000 rows ($saved bytes)"
+ok "rewriting a rewritten archive changes nothing" -- rewrite "$BDIR/merged.dump" 7 "$BDIR/merged2.dump"
+ok "(byte for byte)" -- cmp "$BDIR/merged.dump" "$BDIR/merged2.dump"
+for f in z cut raw; do
+	archive_rows "$BDIR/$f.dump" 4096 "$BDIR/$f.rewritten" >/dev/null
+	ok "an archive it cannot read or (raw) one with data offsets passes through byte for byte ($f)" -- \
+		cmp "$BDIR/$f.dump" "$BDIR/$f.rewritten"
+done
+# Cut inside the table data: what was held back still passes on, as cut.
+head -c 3000000 "$BDIR/raw2.dump" >"$BDIR/cutdata.dump"
+archive_rows "$BDIR/cutdata.dump" 4096 "$BDIR/cutdata.rewritten" >/dev/null
+sql_of "$BDIR/cutdata.dump" 2>/dev/null | head -c 2000000 >"$BDIR/cutdata.sql"
+sql_of "$BDIR/cutdata.rewritten" 2>/dev/null | head -c 2000000 >"$BDIR/cutdata2.sql"
+ok "a cut archive's data passes on up to the cut" -- cmp "$BDIR/cutdata.sql" "$BDIR/cutdata2.sql"
+run pg_restore -f /dev/null "$BDIR/cutdata.rewritten"
+ok "and pg_restore still finds it cut" -- test "$RC" != 0
+rm -f "$BDIR"/*.sql "$BDIR"/merged*.dump "$BDIR"/*.rewritten
+
 run pb list --format json
 is "$(json_get "$OUT" 'd["last_good"]["id"]')" "$id" "list: last_good"
 is "$(json_get "$OUT" 'd["backups"][0]["status"]')" ok "list: status"
@@ -100,6 +140,42 @@ is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_copy}" -c "SELECT coun
 is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=plain_copy}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
 	"every row"
 like "$(zstd -dc "$repo/shop/$last/globals.sql.zst")" "CREATE ROLE" "and zstd -dc reads the globals"
+is "$(zstd -dc "$repo/shop/$last/dump.pgdump.zst" | archive_rows /dev/stdin 65536 "$BDIR/again.dump" | md5sum)" \
+	"$(archive_rows "$BDIR/again.dump" 65536 | md5sum)" "what a backup stores is already merged (the counts read back)"
+ok "(rewriting it again changes nothing)" -- sh -c "zstd -dc '$repo/shop/$last/dump.pgdump.zst' | cmp - '$BDIR/again.dump'"
+
+# A backup stored before pgp-backup merged chunks (one a row, as pg_dump
+# writes them) is merged on its way to pg_restore: its dump replaced by
+# such an archive, the manifest made to agree, pg_restore's input kept.
+pg_dump -Fc -Z0 service=shop-backup --role=shop_owner | cat >"$BDIR/perrow.dump"
+zstd -q -1 -c "$BDIR/perrow.dump" >"$repo/shop/$last/dump.pgdump.zst"
+python3 - "$repo/shop/$last" "$BDIR/perrow.dump" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]; m = json.load(open(d + "/manifest.json"))
+for o in m["objects"]:
+    if o["name"] == "dump.pgdump.zst":
+        data = open(d + "/dump.pgdump.zst", "rb").read()
+        o["sha256"] = hashlib.sha256(data).hexdigest(); o["size"] = len(data)
+        o["raw_size"] = os.path.getsize(sys.argv[2])
+json.dump(m, open(d + "/manifest.json", "w"))
+PY
+teebin=$BDIR/teebin
+mkdir -p "$teebin"
+for t in pg_dump pg_dumpall; do ln -sf "$PG_BINDIR/$t" "$teebin/$t"; done
+printf '#!/bin/sh\ntee "%s/fed.dump" | "%s/pg_restore" "$@"\n' "$BDIR" "$PG_BINDIR" >"$teebin/pg_restore"
+chmod +x "$teebin/pg_restore"
+printf 'backup = { pg_bindir = "%s"; };\n' "$teebin" >"$BDIR/tee.conf"
+run pb verify "$last" --database shop
+is "$RC" 0 "a backup of one chunk a row verifies"
+run pgp-backup -c "$BDIR/tee.conf" --repo "$repo" --state-dir "$state" restore "$last" -d "$ADMIN" --database shop_perrow
+is "$RC" 0 "and restores"
+is "$(psql -X -A -t "${ADMIN/dbname=postgres/dbname=shop_perrow}" -c "SELECT count(*) FROM pgbench_accounts")" 100000 \
+	"every row"
+rewrite "$BDIR/perrow.dump" 4096 "$BDIR/perrow.merged"
+ok "pg_restore was fed the merged archive" -- cmp "$BDIR/fed.dump" "$BDIR/perrow.merged"
+like "$(($(stat -c %s "$BDIR/perrow.dump") - $(stat -c %s "$BDIR/fed.dump")))" '^[0-9]{6,}$' "(a chunk header fewer on each row)"
+admin -c "DROP DATABASE shop_perrow" >/dev/null
+rm -f "$BDIR"/*.dump "$BDIR/perrow.merged"
 
 # Cron overlap: a second backup while one holds the lock exits 4 at once.
 lockfile=$(ls "$state"/backup-shop-*.lock)
