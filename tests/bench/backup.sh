@@ -6,7 +6,8 @@
 #            ROWS rows (3.6 M: about 0.5 GB with its primary key) of two md5
 #            texts, two bigints and a timestamptz, from generate_series
 #            (deterministic), database real
-# On each, side by side and interleaved, REPS rounds of:
+# On each, side by side and interleaved (each round after the first in
+# another order), REPS rounds of:
 #   A   pgp-backup backup to S3 (s3rver behind the strict SigV4 front), zstd
 #   E   the same with --encrypt-to (age), when this pgp-backup has it
 #   L   pgp-backup backup to a local directory (zstd)
@@ -124,43 +125,85 @@ for set in $sets; do
 	echo "$set: database $db, $(admin -c "SELECT pg_size_pretty(pg_database_size('$db'))")"
 done
 [ -n "$recipient" ] || echo "pgp-backup has no --encrypt-to: no E or R1E"
+# One function a case; $set, $db, $svc, $role and $r are the round's.
+case_A() { measure "$set" A "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" backup -d "service=$svc"; }
+case_A0() { measure "$set" A0 "$r" "$compare" "${s3[@]}" --repo "s3://$S3_BUCKET/$set-0" backup -d "service=$svc"; }
+case_AD() { measure "$set" AD "$r" pgp-backup "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-d" backup -d "service=$svc"; }
+case_A0D() { measure "$set" A0D "$r" "$compare" "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-0d" backup -d "service=$svc"; }
+case_B() {
+	measure "$set" B "$r" pg_dump -Fc -f "$work/$set.dump" "service=$svc" "--role=$role"
+	set_bytes "$set" B "$r" "$(stat -c %s "$work/$set.dump")"
+}
+case_E() {
+	measure "$set" E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" backup \
+		--encrypt-to "$recipient" -d "service=$svc"
+}
+case_L() {
+	measure "$set" L "$r" pgp-backup -c "$conf" --state-dir "$work/state" --repo "$work/repo" backup -d "service=$svc"
+	rm -rf "$work/repo"
+}
+case_C() {
+	measure "$set" C "$r" bash -c 'script_upload "$@"' script "$svc" "$role" "s3://$S3_BUCKET/script/$set-$r.sql.gz"
+	set_bytes "$set" C "$r" "$(aws_cli s3 ls "s3://$S3_BUCKET/script/$set-$r.sql.gz" | awk '{ print $3 }')"
+	aws_cli s3 rm "s3://$S3_BUCKET/script/$set-$r.sql.gz" >/dev/null
+}
+case_R1() {
+	admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
+	measure "$set" R1 "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" restore latest --from "$db" \
+		-d "$ADMIN" --database r1
+	admin -c "DROP DATABASE r1" >/dev/null
+}
+case_R2() {	# createdb, then pg_restore: what R1 does too, bar its checks
+	measure "$set" R2 "$r" bash -c 'psql -X -q -c "CREATE DATABASE r2" "$1" && pg_restore --exit-on-error -d "$2" "$3"' \
+		restore "$ADMIN" "${ADMIN/dbname=postgres/dbname=r2}" "$work/$set.dump"
+	admin -c "DROP DATABASE r2" >/dev/null
+}
+case_R1E() {
+	measure "$set" R1E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" restore latest \
+		--from "$db" --identity "$work/identity.txt" -d "$ADMIN" --database r1
+	admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
+}
+backups=(A) restores=(R1 R2)
+[ -z "$compare" ] || backups+=(A0)
+[ -z "$delay" ] || backups+=(AD)
+[ -z "$delay" ] || [ -z "$compare" ] || backups+=(A0D)
+backups+=(B)
+[ -z "$recipient" ] || { backups+=(E); restores+=(R1E); }
+backups+=(L C)
+# Each round after the first takes its cases in another order (shuffled,
+# seeded by the round): a case right after a set's restores (cold buffers)
+# or right after C (s3rver still storing its upload) is slower, and in a
+# fixed order that would always be the same case.  Round 1 keeps the
+# order above, so that every restore has its backup.
+shuffled() {	# shuffled SEED CASE...
+	python3 -c 'import random, sys; c = sys.argv[2:]; random.Random(int(sys.argv[1])).shuffle(c); print(*c)' "$@"
+}
+# Wait until the S3 server and the proxy have finished what the last case
+# gave them (their CPU time stops growing), at most 5 s.
+proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+settle() {
+	local before now i
+	before=$(($(proc_cpu "$S3RVER_PID") + $(proc_cpu "$S3PROXY_PID")))
+	for i in $(seq 25); do
+		sleep 0.2
+		now=$(($(proc_cpu "$S3RVER_PID") + $(proc_cpu "$S3PROXY_PID")))
+		[ "$now" = "$before" ] && return
+		before=$now
+	done
+}
 for r in $(seq "$reps"); do
 	for set in $sets; do
 		case $set in pgbench) db=shop ;; real) db=real ;; esac
 		svc=$db-backup role=${db}_owner
-		measure "$set" A "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" backup -d "service=$svc"
-		[ -z "$compare" ] || measure "$set" A0 "$r" "$compare" "${s3[@]}" --repo "s3://$S3_BUCKET/$set-0" \
-			backup -d "service=$svc"
-		if [ -n "$delay" ]; then
-			measure "$set" AD "$r" pgp-backup "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-d" backup -d "service=$svc"
-			[ -z "$compare" ] || measure "$set" A0D "$r" "$compare" "${s3d[@]}" --repo "s3://$S3_BUCKET/$set-0d" \
-				backup -d "service=$svc"
+		if [ "$r" = 1 ]; then
+			order="${backups[*]} ${restores[*]}"
+		else
+			order="$(shuffled "$r" "${backups[@]}") $(shuffled "$r" "${restores[@]}")"
 		fi
-		measure "$set" B "$r" pg_dump -Fc -f "$work/$set.dump" "service=$svc" "--role=$role"
-		set_bytes "$set" B "$r" "$(stat -c %s "$work/$set.dump")"
-		if [ -n "$recipient" ]; then
-			measure "$set" E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" backup \
-				--encrypt-to "$recipient" -d "service=$svc"
-		fi
-		measure "$set" L "$r" pgp-backup -c "$conf" --state-dir "$work/state" --repo "$work/repo" backup -d "service=$svc"
-		rm -rf "$work/repo"
-		measure "$set" C "$r" bash -c 'script_upload "$@"' script "$svc" "$role" "s3://$S3_BUCKET/script/$set-$r.sql.gz"
-		set_bytes "$set" C "$r" "$(aws_cli s3 ls "s3://$S3_BUCKET/script/$set-$r.sql.gz" | awk '{ print $3 }')"
-		aws_cli s3 rm "s3://$S3_BUCKET/script/$set-$r.sql.gz" >/dev/null
-
-		admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
-		measure "$set" R1 "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set" restore latest --from "$db" \
-			-d "$ADMIN" --database r1
-		admin -c "DROP DATABASE r1" >/dev/null
-		# createdb, then pg_restore: what R1 does too, bar its checks.
-		measure "$set" R2 "$r" bash -c 'psql -X -q -c "CREATE DATABASE r2" "$1" && pg_restore --exit-on-error -d "$2" "$3"' \
-			restore "$ADMIN" "${ADMIN/dbname=postgres/dbname=r2}" "$work/$set.dump"
-		admin -c "DROP DATABASE r2" >/dev/null
-		if [ -n "$recipient" ]; then
-			measure "$set" R1E "$r" pgp-backup "${s3[@]}" --repo "s3://$S3_BUCKET/$set-enc" restore latest \
-				--from "$db" --identity "$work/identity.txt" -d "$ADMIN" --database r1
-			admin -c "DROP DATABASE IF EXISTS r1" >/dev/null
-		fi
+		for c in $order; do
+			settle
+			"case_$c"
+		done
 		grep "^$set [A-Z0-9]* $r " "$work/results"
 	done
 done
