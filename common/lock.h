@@ -12,8 +12,16 @@
 enum pgp_lock_result {
 	PGP_LOCK_TAKEN = 0,
 	PGP_LOCK_BUSY = 1,	/* held by another process; *holder set if known */
-	PGP_LOCK_ERROR = -1	/* could not open the lock file (logged) */
+	PGP_LOCK_ERROR = -1,	/* could not open the lock file (logged) */
+	PGP_LOCK_DENIED = -2	/* its permissions or owner forbid it (logged, with the owner) */
 };
+
+/*
+ * Open (or create, 0600) the lock file at path: the descriptor, or -1
+ * (logged); *denied is set when permissions forbid it, and the message
+ * names the owner of the file or of its directory.
+ */
+int pgp_lock_open(const char *path, int *denied);
 
 /*
  * Try to take the lock file at path without waiting.  On success *fd holds

@@ -77,6 +77,18 @@ pgp_os_user(const char *name, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+const char *
+pgp_os_user_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "uid %ld", (long) uid);
+	return buf;
+}
+
 static size_t
 name_len(const char *entry)
 {

@@ -94,5 +94,7 @@ int pgp_spawn(char *const argv[], const char *os_user, const char *output_path);
 
 /* uid and gid of an OS user; 0 or -1 (logged). */
 int pgp_os_user(const char *name, uid_t *uid, gid_t *gid);
+/* The name of OS user uid into buf ("uid N" when it has none): buf. */
+const char *pgp_os_user_name(uid_t uid, char *buf, size_t size);
 
 #endif

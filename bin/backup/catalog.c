@@ -522,12 +522,12 @@ lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, 
 	}
 	lock_path(ctx, database, kind, path, sizeof(path));
 	if (shared) {
+		int denied;
+
 		/* Readers share: several restores may run, prune waits for none. */
-		*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (*fd < 0) {
-			pgp_error("cannot open lock file \"%s\": %s", path, strerror(errno));
-			return PGP_EXIT_FAILED;
-		}
+		*fd = pgp_lock_open(path, &denied);
+		if (*fd < 0)
+			return denied ? PGP_EXIT_USAGE : PGP_EXIT_FAILED;
 		if (flock(*fd, LOCK_SH | LOCK_NB) != 0) {
 			close(*fd);
 			*fd = -1;
@@ -546,6 +546,8 @@ lock_take(const struct backup_ctx *ctx, const char *database, const char *kind, 
 		else
 			pgp_error("busy: a restore or verify of %s is reading %s", database, repo_url(ctx->repo));
 		return PGP_EXIT_BUSY;
+	case PGP_LOCK_DENIED:
+		return PGP_EXIT_USAGE;	/* a setup to fix, not a failure to retry */
 	default:
 		return PGP_EXIT_FAILED;
 	}

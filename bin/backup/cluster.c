@@ -18,6 +18,7 @@
 #include "cluster.h"
 #include "exitcodes.h"
 #include "json.h"
+#include "lock.h"
 #include "log.h"
 #include "walname.h"
 
@@ -325,10 +326,10 @@ cluster_state_path(const struct backup_ctx *ctx, const struct cluster *c, char *
 static int
 state_lock(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	int denied, fd = pgp_lock_open(path, &denied);
 
 	if (fd < 0)
-		return pgp_fail("cannot open the lock file %s: %s", path, strerror(errno));
+		return -1;
 	for (int i = 0; i < 3000; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;

@@ -20,6 +20,7 @@
 
 #include "backup.h"
 #include "exitcodes.h"
+#include "lock.h"
 #include "log.h"
 #include "walint.h"
 #include "walname.h"
@@ -133,10 +134,10 @@ wal_lock(const char *path, int wait_ms, int *fd)
 {
 	for (int waited = 0;;) {
 		struct stat a, b;
-		int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+		int denied, f = pgp_lock_open(path, &denied);
 
 		if (f < 0)
-			return pgp_fail("cannot open the lock file %s: %s", path, strerror(errno));
+			return -1;
 		if (flock(f, LOCK_EX | LOCK_NB) == 0) {
 			/* Unlinked by its last holder while we opened it: take the new one. */
 			if (fstat(f, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {

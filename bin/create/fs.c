@@ -135,18 +135,6 @@ may_enter(const struct who *w, const char *path, const struct stat *st)
 	return getxattr(path, "system.posix_acl_access", NULL, 0) > 0;
 }
 
-static const char *
-owner_name(uid_t uid, char *buf, size_t size)
-{
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw)
-		snprintf(buf, size, "%s", pw->pw_name);
-	else
-		snprintf(buf, size, "uid %ld", (long) uid);
-	return buf;
-}
-
 /*
  * dir made absolute into abs: its longest existing part resolved
  * (realpath), the rest as given.  *missing is the offset in abs where the
@@ -228,7 +216,7 @@ create_dir_check(const char *dir, const char *os_user, char *abs, size_t size)
 			/* The server runs as we do: we must enter, and write where we make. */
 			if (access(path, X_OK) != 0 || (i == end && access(path, W_OK) != 0)) {
 				pgp_error("cannot use \"%s\": \"%s\" is %04o and belongs to %s", abs, path,
-					  (unsigned) (st.st_mode & 07777), owner_name(st.st_uid, owner, sizeof(owner)));
+					  (unsigned) (st.st_mode & 07777), pgp_os_user_name(st.st_uid, owner, sizeof(owner)));
 				pgp_hint("choose a directory you can write in");
 				return -1;
 			}
@@ -241,7 +229,7 @@ create_dir_check(const char *dir, const char *os_user, char *abs, size_t size)
 			continue;
 		pgp_error("the server's OS user %s cannot reach \"%s\": \"%s\" is %04o and belongs to %s",
 			  os_user, abs, path, (unsigned) (st.st_mode & 07777),
-			  owner_name(st.st_uid, owner, sizeof(owner)));
+			  pgp_os_user_name(st.st_uid, owner, sizeof(owner)));
 		if (i == strlen(abs))
 			pgp_hint("let %s enter it (chmod o+x %s), or choose another directory", os_user, path);
 		else

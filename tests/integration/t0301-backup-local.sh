@@ -388,4 +388,20 @@ is "$RC:$ERR" '2:pgp-backup: error: option --compression is "lz4" (allowed: zstd
 run pgp-backup -c /dev/null --repo "$mixed" --compression none --compress-level 3 list
 is "$RC:$ERR" "2:pgp-backup: error: option --compression none: compression level 3 is out of range (allowed: 0..0 for none)" \
 	"none takes no level"
+# A state directory root used first, then the postgres user's crontab: its
+# lock file belongs to root.  A setup to fix (exit 2), said with the owner.
+if is_root; then
+	sd=$(mktemp -d /tmp/pgpst.XXXXXX)
+	chmod 755 "$sd"
+	at_exit "rm -rf '$sd'"
+	mkdir -p "$sd/repo"
+	run pgp-backup -c /dev/null --repo "$sd/repo" --state-dir "$sd/state" prune --database shop
+	is "$RC" 0 "prune as root makes the state directory and its lock file"
+	run as_pg pgp-backup -c /dev/null --repo "$sd/repo" --state-dir "$sd/state" prune --database shop
+	is "$RC" 2 "the same prune as postgres: exit 2, a setup to fix, not a failure to retry"
+	like "$ERR" 'belongs to root and this run is postgres' "naming the owner and this run's user"
+	like "$ERR" 'chown it' "and the fix"
+else
+	echo "ok $((_tap_n + 1)) # skip a lock file of another user needs root"; _tap_n=$((_tap_n + 1))
+fi
 done_testing
