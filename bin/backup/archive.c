@@ -29,6 +29,7 @@
  * Everything else (header, TOC, large objects, anything it cannot read)
  * passes through byte for byte.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,12 @@ read_int(struct archive_scan *s, const unsigned char **p, size_t *n, long long *
 		return 0;
 	for (int i = s->int_size; i >= 1; i--)
 		v = (v << 8) | s->tok[i];
+	/*
+	 * Eight-byte ints can exceed long long (pg_dump writes none such):
+	 * saturate, so the sign byte keeps its meaning and -v is defined.
+	 */
+	if (v > (unsigned long long) LLONG_MAX)
+		v = LLONG_MAX;
 	*out = s->tok[0] ? -(long long) v : (long long) v;
 	s->tok_len = 0;
 	return 1;
