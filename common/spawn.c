@@ -77,6 +77,19 @@ pgp_os_user(const char *name, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+void
+pgp_shell_word(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
 const char *
 pgp_os_user_name(uid_t uid, char *buf, size_t size)
 {

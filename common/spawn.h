@@ -12,6 +12,7 @@
 #define PGP_SPAWN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* Where a child's stdin or stdout goes. */
@@ -94,6 +95,9 @@ int pgp_spawn(char *const argv[], const char *os_user, const char *output_path);
 
 /* uid and gid of an OS user; 0 or -1 (logged). */
 int pgp_os_user(const char *name, uid_t *uid, gid_t *gid);
+/* s as one /bin/sh word onto f: single-quoted, each ' as '\''. */
+void pgp_shell_word(FILE *f, const char *s);
+
 /* The name of OS user uid into buf ("uid N" when it has none): buf. */
 const char *pgp_os_user_name(uid_t uid, char *buf, size_t size);
 

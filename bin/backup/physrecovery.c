@@ -17,6 +17,7 @@
 #include "backup.h"
 #include "log.h"
 #include "physical.h"
+#include "spawn.h"
 
 /* Where tablespace t goes: --tablespace-map OID=DIR, a test's scratch place, or its own location. */
 const char *
@@ -49,19 +50,6 @@ conf_quote(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
-/* A word for /bin/sh (restore_command runs through it). */
-static void
-sh_quote(FILE *f, const char *s)
-{
-	fputc('\'', f);
-	for (; *s; s++)
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	fputc('\'', f);
-}
-
 /* restore_command: our own executable's wal-fetch, with our config, repository and cluster. */
 static char *
 restore_command(const struct backup_ctx *ctx, const struct cluster *c)
@@ -79,25 +67,30 @@ restore_command(const struct backup_ctx *ctx, const struct cluster *c)
 	self[n] = '\0';
 	if (!(f = open_memstream(&text, &len)))
 		return NULL;
-	sh_quote(f, self);
+	pgp_shell_word(f, self);
 	if (ctx->config_path && realpath(ctx->config_path, conf)) {
 		fputs(" -c ", f);
-		sh_quote(f, conf);
+		pgp_shell_word(f, conf);
 	}
 	fputs(" --repo ", f);
-	sh_quote(f, repo_url(ctx->repo));
+	pgp_shell_word(f, repo_url(ctx->repo));
 	fputs(" --cluster ", f);
-	sh_quote(f, c->name);
+	pgp_shell_word(f, c->name);
 	if (realpath(ctx->state_dir, conf)) {
 		fputs(" --state-dir ", f);
-		sh_quote(f, conf);
+		pgp_shell_word(f, conf);
 	}
 	if (ctx->identity_file && realpath(ctx->identity_file, ident)) {
 		fputs(" --identity ", f);
-		sh_quote(f, ident);
+		pgp_shell_word(f, ident);
 	}
 	fputs(" wal-fetch %f %p", f);
-	fclose(f);
+	/* restore_command runs through /bin/sh: every word quoted. */
+	if (fclose(f) != 0) {
+		free(text);
+		pgp_error("out of memory");
+		return NULL;
+	}
 	return text;
 }
 

@@ -166,20 +166,6 @@ preload_list(const struct create_ctx *ctx, char *buf, size_t size)
 	}
 }
 
-/* A shell word: single-quoted, each ' as '\''. */
-static void
-shell_word(FILE *f, const char *s)
-{
-	fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('\'', f);
-}
-
 /* path made absolute (against the working directory; it need not exist yet). */
 static char *
 absolute(const char *path, char *buf, size_t size)
@@ -226,17 +212,17 @@ archive_command(const struct create_ctx *ctx)
 	f = open_memstream(&text, &size);
 	if (!f)
 		return NULL;
-	shell_word(f, self);
+	pgp_shell_word(f, self);
 	if (ctx->config_path && strcmp(ctx->config_path, "/dev/null") != 0 && realpath(ctx->config_path, conf)) {
 		fputs(" -c ", f);
-		shell_word(f, conf);
+		pgp_shell_word(f, conf);
 	} else
 		fputs(" -c /dev/null", f);
 	fputs(" --repo ", f);
-	shell_word(f, repo);
+	pgp_shell_word(f, repo);
 	fprintf(f, " --state-dir ");
 	snprintf(conf, sizeof(conf), "%s/state", dir);
-	shell_word(f, conf);
+	pgp_shell_word(f, conf);
 	fputs(" wal-push %p", f);
 	if (fclose(f) != 0) {
 		free(text);
